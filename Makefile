@@ -1,0 +1,79 @@
+# ccnn - plain Makefile. `make` builds the libraries, pkg-config file and the
+# ccnn command; `make test` runs the unit tests; `make test-sanitize` runs
+# them under AddressSanitizer + UBSan; `make bench` prints speed.
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -Wall -Wextra -fopenmp -fPIC -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc
+LDLIBS  += -lcjson -lz -lm -fopenmp
+# libstb (image decoding) for `ccnn predict`
+LDLIBS_CLI = -lstb
+
+LIB_SRC   := $(sort $(wildcard src/*/*.c))
+CLI_SRC   := $(sort $(wildcard cli/*.c))
+TEST_SRC  := $(sort $(wildcard tests/*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all test test-sanitize bench install clean
+all: $(BUILD)/libccnn.a $(BUILD)/libccnn.so $(BUILD)/ccnn.pc $(if $(CLI_SRC),$(BUILD)/ccnn)
+
+$(BUILD)/obj/%.o: %.c include/ccnn.h $(wildcard src/*.h src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libccnn.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libccnn.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+# The build-tree .pc points at this checkout (with an rpath, so programs run
+# without installing); `make install` writes one for PREFIX.
+$(BUILD)/ccnn.pc: ccnn.pc.in Makefile
+	@mkdir -p $(BUILD)
+	sed -e 's|@LIBDIR@|$(abspath $(BUILD))|' -e 's|@INCLUDEDIR@|$(abspath include)|' \
+	    -e 's|@RPATH@|-Wl,-rpath,$${libdir} |' ccnn.pc.in > $@
+
+$(BUILD)/ccnn: $(CLI_OBJ) $(BUILD)/libccnn.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libccnn.a $(LDFLAGS) $(LDLIBS) $(LDLIBS_CLI)
+
+$(BUILD)/ccnn_tests: $(TEST_OBJ) $(BUILD)/libccnn.a
+	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libccnn.a $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libccnn.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libccnn.a $(LDFLAGS) $(LDLIBS)
+
+test: $(BUILD)/ccnn_tests all
+	$(BUILD)/ccnn_tests
+
+# Same suite, instrumented; its own build folder so objects never mix.
+test-sanitize:
+	$(MAKE) BUILD=build/sanitize OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fsanitize=address,undefined" build/sanitize/ccnn_tests
+	ASAN_OPTIONS=detect_leaks=1 build/sanitize/ccnn_tests
+
+bench: $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+	@if [ -f bench/bench_torch.py ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then \
+	    /usr/bin/python3 bench/bench_torch.py; fi
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/ccnn.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/libccnn.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libccnn.so $(DESTDIR)$(PREFIX)/lib/
+	sed -e 's|@LIBDIR@|$(PREFIX)/lib|' -e 's|@INCLUDEDIR@|$(PREFIX)/include|' -e 's|@RPATH@||' \
+	    ccnn.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ccnn.pc
+	if [ -f $(BUILD)/ccnn ]; then install -m 755 $(BUILD)/ccnn $(DESTDIR)$(PREFIX)/bin/; fi
+
+clean:
+	rm -rf build

@@ -1,0 +1,32 @@
+/* ccnn_internal.h - declarations shared inside the library, not installed. */
+#ifndef CCNN_INTERNAL_H
+#define CCNN_INTERNAL_H
+
+#include "ccnn.h"
+#include <stdint.h>
+
+/* Convolution parameters after validation: defaults (0 -> 1) resolved, the
+ * output size computed, and every element count known to fit in int64 and
+ * in memory. All kernels take this instead of the public struct. */
+typedef struct ccnn_conv_dims {
+    int64_t n, c, h, w, k, r, s, p, q;
+    int64_t sh, sw, pt, pb, pl, pr, dh, dw, groups;
+    int64_t cg, kg;                    /* channels and filters per group */
+    int64_t x_count, w_count, y_count; /* element counts */
+} ccnn_conv_dims;
+
+/* Validates p and fills d. Returns 0 or a CCNN_E* code. */
+int ccnn_conv_dims_init(const ccnn_conv2d_params *p, ccnn_conv_dims *d);
+
+/* The fast path (src/ops/conv_fast.c); same contract as the public calls,
+ * dimensions already validated. */
+int ccnn_conv_fast_forward(const ccnn_conv_dims *d, const float *x, const float *w,
+                           const float *bias, float *y);
+int ccnn_conv_fast_backward_data(const ccnn_conv_dims *d, const float *dy, const float *w, float *dx);
+int ccnn_conv_fast_backward_weights(const ccnn_conv_dims *d, const float *x, const float *dy,
+                                    float *dw, float *dbias);
+
+/* Thread count for OpenMP regions (>= 1). */
+int ccnn_threads(void);
+
+#endif

@@ -1,0 +1,18 @@
+/* error.c - messages for the CCNN_E* return codes. */
+#include "ccnn.h"
+
+const char *ccnn_strerror(int code)
+{
+    switch (code) {
+    case CCNN_OK: return "success";
+    case CCNN_EINVAL: return "invalid argument";
+    case CCNN_ENOMEM: return "out of memory";
+    case CCNN_EOVERFLOW: return "sizes too large (element count overflows)";
+    case CCNN_EIO: return "input/output error";
+    case CCNN_EFORMAT: return "corrupt, truncated or unrecognised file";
+    case CCNN_ESHAPE: return "shapes do not fit together";
+    case CCNN_ENONFINITE: return "a value became NaN or infinite";
+    case CCNN_ENOTFOUND: return "not found";
+    default: return "unknown error code";
+    }
+}

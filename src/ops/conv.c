@@ -1,0 +1,56 @@
+/* conv.c - the public convolution entry points: validate, then dispatch to
+ * the fast path (default) or the reference. */
+#include "ccnn_internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+static int g_impl = -1; /* -1: read CCNN_CONV on first use */
+
+void ccnn_conv2d_set_impl(ccnn_conv_impl impl)
+{
+    g_impl = impl == CCNN_CONV_REF ? CCNN_CONV_REF : CCNN_CONV_FAST;
+}
+
+ccnn_conv_impl ccnn_conv2d_get_impl(void)
+{
+    if (g_impl < 0) {
+        const char *env = getenv("CCNN_CONV");
+        g_impl = (env && strcmp(env, "ref") == 0) ? CCNN_CONV_REF : CCNN_CONV_FAST;
+    }
+    return (ccnn_conv_impl)g_impl;
+}
+
+int ccnn_conv2d_forward(const ccnn_conv2d_params *p, const float *x, const float *w,
+                        const float *bias, float *y)
+{
+    if (ccnn_conv2d_get_impl() == CCNN_CONV_REF)
+        return ccnn_conv2d_forward_ref(p, x, w, bias, y);
+    ccnn_conv_dims d;
+    int rc = ccnn_conv_dims_init(p, &d);
+    if (rc) return rc;
+    if (!x || !w || !y) return CCNN_EINVAL;
+    return ccnn_conv_fast_forward(&d, x, w, bias, y);
+}
+
+int ccnn_conv2d_backward_data(const ccnn_conv2d_params *p, const float *dy, const float *w, float *dx)
+{
+    if (ccnn_conv2d_get_impl() == CCNN_CONV_REF)
+        return ccnn_conv2d_backward_data_ref(p, dy, w, dx);
+    ccnn_conv_dims d;
+    int rc = ccnn_conv_dims_init(p, &d);
+    if (rc) return rc;
+    if (!dy || !w || !dx) return CCNN_EINVAL;
+    return ccnn_conv_fast_backward_data(&d, dy, w, dx);
+}
+
+int ccnn_conv2d_backward_weights(const ccnn_conv2d_params *p, const float *x, const float *dy,
+                                 float *dw, float *dbias)
+{
+    if (ccnn_conv2d_get_impl() == CCNN_CONV_REF)
+        return ccnn_conv2d_backward_weights_ref(p, x, dy, dw, dbias);
+    ccnn_conv_dims d;
+    int rc = ccnn_conv_dims_init(p, &d);
+    if (rc) return rc;
+    if (!x || !dy || !dw) return CCNN_EINVAL;
+    return ccnn_conv_fast_backward_weights(&d, x, dy, dw, dbias);
+}

@@ -1,0 +1,51 @@
+/* test.h - a tiny test harness. Each test file defines tests with
+ * CCNN_TEST(name) { ... }; they register themselves at start-up, and
+ * tests/main.c runs them all (or those whose name contains argv[1]) and ends
+ * with the line "N passed, N failed".
+ *
+ * CHECK(cond) records a failure and goes on; REQUIRE(cond) also returns
+ * from the test. Helpers for random data and tensor comparison live in
+ * tests/util.c. */
+#ifndef CCNN_TEST_H
+#define CCNN_TEST_H
+
+#include "ccnn.h"
+#include <stdint.h>
+#include <stdio.h>
+
+typedef void (*test_fn)(void);
+void test_register(const char *name, test_fn fn);
+void test_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int test_failed_now(void); /* failures recorded in the running test */
+
+#define CCNN_TEST(name)                                                       \
+    static void name(void);                                                   \
+    __attribute__((constructor)) static void name##_register(void)            \
+    { test_register(#name, name); }                                           \
+    static void name(void)
+
+#define CHECK(cond) \
+    do { if (!(cond)) test_fail(__FILE__, __LINE__, "%s", #cond); } while (0)
+#define CHECK_MSG(cond, ...) \
+    do { if (!(cond)) test_fail(__FILE__, __LINE__, __VA_ARGS__); } while (0)
+#define REQUIRE(cond) \
+    do { if (!(cond)) { test_fail(__FILE__, __LINE__, "%s", #cond); return; } } while (0)
+#define CHECK_RC(expr, want)                                                  \
+    do { int rc_ = (expr); if (rc_ != (want))                                 \
+        test_fail(__FILE__, __LINE__, "%s returned %d (%s), expected %d",     \
+                  #expr, rc_, ccnn_strerror(rc_), (int)(want)); } while (0)
+
+/* Deterministic random numbers (splitmix64), independent of the library's. */
+typedef struct { uint64_t s; } test_rng;
+uint64_t test_rand_u64(test_rng *r);
+int test_rand_int(test_rng *r, int lo, int hi);       /* lo..hi inclusive */
+float test_rand_float(test_rng *r, float lo, float hi);
+void test_fill(test_rng *r, float *a, size_t n, float lo, float hi);
+float *test_alloc(size_t n);                          /* aborts the test run on OOM */
+
+/* max |a-b| / max(max|ref|, floor); the tolerance measure of the suite. */
+double test_rel_err(const float *a, const float *ref, size_t n, double floor);
+double test_max_abs(const float *a, size_t n);
+
+#endif
