@@ -1,0 +1,558 @@
+/* conv_fast.c - the fast convolution: im2col + GEMM per image and group.
+ *
+ * With Cg = C/groups, Kg = K/groups, CRS = Cg*R*S and PQ = P*Q, for one
+ * image and group g, col = im2col(x_g) is CRS x PQ and
+ *   forward            y_g    = W_g * col (+ bias)      Kg x PQ
+ *   backward data      dcol   = W_g^T * dy_g, dx_g = col2im(dcol)
+ *   backward weights   dW_g^T += col * dy_g^T           CRS x Kg
+ * col is never stored: the GEMM asks for it block by block and im2col_row
+ * builds each block straight into the GEMM's packed buffers from x. A 1x1,
+ * stride-1, unpadded kernel needs no im2col (col is x_g). At stride 1 with
+ * many channels, backward data runs as a forward pass instead (see
+ * backward_data_as_forward), and depthwise convolutions (one input channel
+ * per group) use plain loops.
+ *
+ * Threads go over images when there are enough of them, else inside the
+ * GEMM. Either way the bits are the same: the GEMM's result does not depend
+ * on how it is split. Backward weights sums the batch in a fixed number of
+ * chunks, so its bits do not depend on the thread count either. */
+#include "ccnn_internal.h"
+#include "kernels/gemm.h"
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Partial dW sums in backward weights: a constant (not the thread count)
+ * so that the summation order is fixed. */
+#define WGRAD_CHUNKS 8
+/* Most floats we spend on those partial sums (64 MB). */
+#define WGRAD_PARTIAL_MAX ((int64_t)1 << 24)
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static int is_pointwise(const ccnn_conv_dims *d)
+{
+    return d->r == 1 && d->s == 1 && d->sh == 1 && d->sw == 1 &&
+           d->pt == 0 && d->pb == 0 && d->pl == 0 && d->pr == 0;
+}
+
+/* Multiply-adds of one pass, times two. */
+static double conv_flops(const ccnn_conv_dims *d)
+{
+    return 2.0 * (double)d->y_count * (double)(d->cg * d->r * d->s);
+}
+
+/* Below this many flops a parallel region costs more than it saves. */
+#define PAR_MIN_FLOPS 1e6
+
+/* Threads to run over items (images, chunks, planes) of a pass; 1: none
+ * (the GEMM may still use them). */
+static int item_threads(int64_t items, double flops)
+{
+    int nt = ccnn_threads();
+    if (nt <= 1 || omp_in_parallel() || items < nt || flops < PAR_MIN_FLOPS) return 1;
+    return nt;
+}
+
+/* For images: uneven shares waste a thread for a whole image, so accept
+ * them only when each thread has several; else thread inside the GEMM. */
+static int image_threads(const ccnn_conv_dims *d)
+{
+    int nt = item_threads(d->n, conv_flops(d));
+    return (d->n % nt == 0 || d->n >= 3 * nt) ? nt : 1;
+}
+
+/* Output columns q in [lo, hi) read input column q*sw + off inside [0, W). */
+static void q_range(const ccnn_conv_dims *d, int64_t off, int64_t *lo, int64_t *hi)
+{
+    int64_t a = off >= 0 ? 0 : (-off + d->sw - 1) / d->sw;
+    int64_t b = d->w - 1 - off < 0 ? 0 : min64(d->q, (d->w - 1 - off) / d->sw + 1);
+    *lo = min64(a, b);
+    *hi = b;
+}
+
+/* out[t] = col[crs][j0 + t] for t < len, where
+ *   col[(c*R + r)*S + s][p*Q + q] = x[c][p*sh + r*dh - pt][q*sw + s*dw - pl]
+ * (zero in the padding) and x is the group's Cg channels of one image. */
+static void im2col_row(const ccnn_conv_dims *d, const float *x, int64_t crs, int64_t j0,
+                       int64_t len, float *out)
+{
+    int64_t s = crs % d->s, r = crs / d->s % d->r, c = crs / (d->s * d->r);
+    int64_t off = s * d->dw - d->pl, lo, hi;
+    q_range(d, off, &lo, &hi);
+    const float *xc = x + c * d->h * d->w;
+    for (int64_t p = j0 / d->q, q = j0 % d->q; len > 0; p++, q = 0) {
+        int64_t n = min64(d->q - q, len); /* this output row's part: q .. q+n */
+        int64_t ih = p * d->sh + r * d->dh - d->pt;
+        if (ih < 0 || ih >= d->h) {
+            memset(out, 0, sizeof(float) * (size_t)n);
+        } else {
+            const float *row = xc + ih * d->w;
+            int64_t a = lo < q ? q : lo > q + n ? q + n : lo; /* lo, hi clamped to the part */
+            int64_t b = hi < a ? a : hi > q + n ? q + n : hi;
+            for (int64_t i = q; i < a; i++) out[i - q] = 0.0f;
+            if (d->sw == 1) {
+                memcpy(out + (a - q), row + a + off, sizeof(float) * (size_t)(b - a));
+            } else if (d->sw == 2) { /* a constant stride vectorises */
+#pragma omp simd
+                for (int64_t i = a; i < b; i++) out[i - q] = row[2 * i + off];
+            } else {
+                for (int64_t i = a; i < b; i++) out[i - q] = row[i * d->sw + off];
+            }
+            for (int64_t i = b; i < q + n; i++) out[i - q] = 0.0f;
+        }
+        out += n;
+        len -= n;
+    }
+}
+
+/* The col matrix of one image and group, for the GEMM's packers. */
+typedef struct col_src {
+    const ccnn_conv_dims *d;
+    const float *x;
+} col_src;
+
+/* op(B) = col (CRS x PQ), the forward pass: each panel row is a stretch of
+ * a col row. */
+static void pack_col(const void *ctx, const ccnn_gemm_kernel *kr, int64_t p0, int64_t kc,
+                     int64_t j0, int64_t nc, float *dst, int64_t ldp, float *scratch)
+{
+    const col_src *cs = ctx;
+    (void)kr;
+    (void)scratch;
+    for (int64_t k = 0; k < kc; k++, dst += ldp) {
+        im2col_row(cs->d, cs->x, p0 + k, j0, nc, dst);
+        memset(dst + nc, 0, sizeof(float) * (size_t)(ldp - nc));
+    }
+}
+
+/* op(A) = col (CRS x PQ), the weight gradient: the sliver's m col rows into
+ * the scratch, then transposed into the sliver. */
+static void pack_col_rows(const void *ctx, const ccnn_gemm_kernel *kr, int64_t i0, int m,
+                          int64_t p0, int64_t kc, float *dst, float *rows)
+{
+    const col_src *cs = ctx;
+    if (m < kr->mr) memset(dst, 0, sizeof(float) * (size_t)(kc * kr->mr));
+    for (int i = 0; i < m; i++) im2col_row(cs->d, cs->x, i0 + i, p0, kc, rows + i * kc);
+    kr->transpose(rows, kc, m, kc, dst, kr->mr);
+}
+
+/* The adjoint of im2col_row: dx[c][ih][iw] += in[t] for each t < len whose
+ * col entry col[crs][j0 + t] was read from x[c][ih][iw]. */
+static void col2im_row(const ccnn_conv_dims *d, const float *in, int64_t crs, int64_t j0,
+                       int64_t len, float *dx)
+{
+    int64_t s = crs % d->s, r = crs / d->s % d->r, c = crs / (d->s * d->r);
+    int64_t off = s * d->dw - d->pl, lo, hi;
+    q_range(d, off, &lo, &hi);
+    float *dxc = dx + c * d->h * d->w;
+    for (int64_t p = j0 / d->q, q = j0 % d->q; len > 0; p++, q = 0) {
+        int64_t n = min64(d->q - q, len);
+        int64_t ih = p * d->sh + r * d->dh - d->pt;
+        if (ih >= 0 && ih < d->h) {
+            float *row = dxc + ih * d->w;
+            int64_t a = lo < q ? q : lo > q + n ? q + n : lo;
+            int64_t b = hi < a ? a : hi > q + n ? q + n : hi;
+            if (d->sw == 1) {
+#pragma omp simd
+                for (int64_t i = a; i < b; i++) row[i + off] += in[i - q];
+            } else {
+                for (int64_t i = a; i < b; i++) row[i * d->sw + off] += in[i - q];
+            }
+        }
+        in += n;
+        len -= n;
+    }
+}
+
+/* ---- depthwise: one input channel per group ----------------------------------
+ * A GEMM with one row is all overhead, so plain loops over output planes:
+ * each tap adds its weight times a shifted input row. Every plane (and, for
+ * the weights, every filter) is summed by one thread in a fixed order. */
+static int is_depthwise(const ccnn_conv_dims *d) { return d->cg == 1 && d->groups > 1; }
+
+/* y (P x Q) = b + sum over taps of w[r][s] * x (H x W) shifted. */
+static void dw_forward_plane(const ccnn_conv_dims *d, const float *x, const float *w, float b,
+                             float *restrict y)
+{
+#pragma omp simd
+    for (int64_t i = 0; i < d->p * d->q; i++) y[i] = b;
+    for (int64_t r = 0; r < d->r; r++)
+    for (int64_t s = 0; s < d->s; s++) {
+        float wv = w[r * d->s + s];
+        int64_t off = s * d->dw - d->pl, lo, hi;
+        q_range(d, off, &lo, &hi);
+        for (int64_t p = 0; p < d->p; p++) {
+            int64_t ih = p * d->sh + r * d->dh - d->pt;
+            if (ih < 0 || ih >= d->h) continue;
+            const float *restrict xr = x + ih * d->w;
+            float *restrict yr = y + p * d->q;
+            if (d->sw == 1) {
+#pragma omp simd
+                for (int64_t q = lo; q < hi; q++) yr[q] += wv * xr[q + off];
+            } else {
+                for (int64_t q = lo; q < hi; q++) yr[q] += wv * xr[q * d->sw + off];
+            }
+        }
+    }
+}
+
+/* dx (H x W) += the adjoint of dw_forward_plane applied to dy (P x Q). */
+static void dw_backward_data_plane(const ccnn_conv_dims *d, const float *dy, const float *w,
+                                   float *restrict dx)
+{
+    for (int64_t r = 0; r < d->r; r++)
+    for (int64_t s = 0; s < d->s; s++) {
+        float wv = w[r * d->s + s];
+        int64_t off = s * d->dw - d->pl, lo, hi;
+        q_range(d, off, &lo, &hi);
+        for (int64_t p = 0; p < d->p; p++) {
+            int64_t ih = p * d->sh + r * d->dh - d->pt;
+            if (ih < 0 || ih >= d->h) continue;
+            const float *restrict dyr = dy + p * d->q;
+            float *restrict dxr = dx + ih * d->w;
+            if (d->sw == 1) {
+#pragma omp simd
+                for (int64_t q = lo; q < hi; q++) dxr[q + off] += wv * dyr[q];
+            } else {
+                for (int64_t q = lo; q < hi; q++) dxr[q * d->sw + off] += wv * dyr[q];
+            }
+        }
+    }
+}
+
+static void dw_forward(const ccnn_conv_dims *d, const float *x, const float *w, const float *bias,
+                       float *y)
+{
+    const int64_t pq = d->p * d->q, planes = d->n * d->k;
+    int nt = item_threads(planes, conv_flops(d));
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t i = 0; i < planes; i++) {
+        int64_t n = i / d->k, k = i % d->k, c = k / d->kg;
+        dw_forward_plane(d, x + (n * d->c + c) * d->h * d->w, w + k * d->r * d->s,
+                         bias ? bias[k] : 0.0f, y + i * pq);
+    }
+}
+
+static void dw_backward_data(const ccnn_conv_dims *d, const float *dy, const float *w, float *dx)
+{
+    const int64_t hw = d->h * d->w, pq = d->p * d->q, planes = d->n * d->c;
+    int nt = item_threads(planes, conv_flops(d));
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t i = 0; i < planes; i++) {
+        int64_t n = i / d->c, c = i % d->c;
+        memset(dx + i * hw, 0, sizeof(float) * (size_t)hw);
+        for (int64_t k = c * d->kg; k < (c + 1) * d->kg; k++)
+            dw_backward_data_plane(d, dy + (n * d->k + k) * pq, w + k * d->r * d->s, dx + i * hw);
+    }
+}
+
+static void dw_backward_weights(const ccnn_conv_dims *d, const float *x, const float *dy,
+                                float *dw, float *dbias)
+{
+    const int64_t hw = d->h * d->w, pq = d->p * d->q;
+    int nt = item_threads(d->k, conv_flops(d));
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t k = 0; k < d->k; k++) {
+        int64_t c = k / d->kg;
+        for (int64_t r = 0; r < d->r; r++)
+        for (int64_t s = 0; s < d->s; s++) {
+            int64_t off = s * d->dw - d->pl, lo, hi;
+            q_range(d, off, &lo, &hi);
+            double acc = 0.0;
+            for (int64_t n = 0; n < d->n; n++)
+            for (int64_t p = 0; p < d->p; p++) {
+                int64_t ih = p * d->sh + r * d->dh - d->pt;
+                if (ih < 0 || ih >= d->h) continue;
+                const float *dyr = dy + (n * d->k + k) * pq + p * d->q;
+                const float *xr = x + (n * d->c + c) * hw + ih * d->w;
+                float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+                for (int64_t q = lo; q < hi; q++) sum += dyr[q] * xr[q * d->sw + off];
+                acc += sum;
+            }
+            dw[(k * d->r + r) * d->s + s] = (float)acc;
+        }
+        if (dbias) {
+            double acc = 0.0;
+            for (int64_t n = 0; n < d->n; n++) {
+                const float *dyp = dy + (n * d->k + k) * pq;
+                float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+                for (int64_t i = 0; i < pq; i++) sum += dyp[i];
+                acc += sum;
+            }
+            dbias[k] = (float)acc;
+        }
+    }
+}
+
+/* ---- GEMM calls ------------------------------------------------------------
+ * Each conv call allocates the GEMM's packing space once, for every thread
+ * it may run, and passes it down; threaded says whether one GEMM may fan
+ * out over the threads (only when the images are not already shared out). */
+typedef struct run {
+    float *ws; /* ccnn_gemm_ws_alloc space for all the call's threads */
+    int threaded;
+} run;
+
+static int run_init(run *rn)
+{
+    rn->ws = ccnn_gemm_ws_alloc(omp_in_parallel() ? 1 : ccnn_threads());
+    rn->threaded = 1;
+    return rn->ws ? 0 : CCNN_ENOMEM;
+}
+
+/* The view of rn for thread tid of a parallel loop over images. */
+static run run_thread(const run *rn, int tid)
+{
+    run t = {rn->ws + CCNN_GEMM_WS_FLOATS * (size_t)tid, 0};
+    return t;
+}
+
+/* C = beta*C + op(A) op(B) for plain matrices. */
+static void gemm(const run *rn, int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A,
+                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    ccnn_gemm_matrix a = {A, lda, ta}, b = {B, ldb, tb};
+    ccnn_sgemm_ex(M, N, K, ccnn_gemm_pack_a_matrix, &a, ccnn_gemm_pack_b_matrix, &b, beta, C, ldc,
+                  rn->threaded, rn->ws);
+}
+
+/* ---- forward ------------------------------------------------------------ */
+static void forward_image(const ccnn_conv_dims *d, int64_t n, const float *x, const float *w,
+                          const float *bias, float *y, const run *rn)
+{
+    const int64_t crs = d->cg * d->r * d->s, pq = d->p * d->q, hw = d->h * d->w;
+    for (int64_t g = 0; g < d->groups; g++) {
+        const float *xg = x + (n * d->c + g * d->cg) * hw, *wg = w + g * d->kg * crs;
+        float *yg = y + (n * d->k + g * d->kg) * pq;
+        float beta = 0.0f;
+        if (bias) { /* start from the bias and accumulate onto it */
+            for (int64_t k = 0; k < d->kg; k++) {
+                float bk = bias[g * d->kg + k], *row = yg + k * pq;
+#pragma omp simd
+                for (int64_t i = 0; i < pq; i++) row[i] = bk;
+            }
+            beta = 1.0f;
+        }
+        if (is_pointwise(d)) {
+            gemm(rn, 0, 0, d->kg, pq, crs, wg, crs, xg, pq, beta, yg, pq);
+        } else {
+            ccnn_gemm_matrix a = {wg, crs, 0};
+            col_src cs = {d, xg};
+            ccnn_sgemm_ex(d->kg, pq, crs, ccnn_gemm_pack_a_matrix, &a, pack_col, &cs, beta, yg, pq,
+                          rn->threaded, rn->ws);
+        }
+    }
+}
+
+int ccnn_conv_fast_forward(const ccnn_conv_dims *d, const float *x, const float *w,
+                           const float *bias, float *y)
+{
+    if (is_depthwise(d)) {
+        dw_forward(d, x, w, bias, y);
+        return CCNN_OK;
+    }
+    run rn;
+    if (run_init(&rn)) return CCNN_ENOMEM;
+    int nt = image_threads(d);
+    if (nt > 1) {
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t n = 0; n < d->n; n++) {
+            run t = run_thread(&rn, omp_get_thread_num());
+            forward_image(d, n, x, w, bias, y, &t);
+        }
+    } else {
+        for (int64_t n = 0; n < d->n; n++) forward_image(d, n, x, w, bias, y, &rn);
+    }
+    free(rn.ws);
+    return CCNN_OK;
+}
+
+/* ---- backward data -------------------------------------------------------- */
+
+/* Columns of dcol per GEMM: a block of about 512 KB stays in the L2 cache
+ * between the GEMM that writes it and col2im that reads it. */
+static int64_t dcol_cols(const ccnn_conv_dims *d)
+{
+    int64_t crs = d->cg * d->r * d->s, nb = ((int64_t)1 << 17) / crs / 32 * 32;
+    return min64(d->p * d->q, nb < 32 ? 32 : nb);
+}
+
+static void backward_data_image(const ccnn_conv_dims *d, int64_t n, const float *dy,
+                                const float *w, float *dx, float *dcol, const run *rn)
+{
+    const int64_t crs = d->cg * d->r * d->s, pq = d->p * d->q, hw = d->h * d->w;
+    for (int64_t g = 0; g < d->groups; g++) {
+        const float *dyg = dy + (n * d->k + g * d->kg) * pq, *wg = w + g * d->kg * crs;
+        float *dxg = dx + (n * d->c + g * d->cg) * hw;
+        if (!dcol) { /* 1x1: dx_g = W_g^T dy_g directly */
+            gemm(rn, 1, 0, d->cg, pq, d->kg, wg, crs, dyg, pq, 0.0f, dxg, pq);
+            continue;
+        }
+        memset(dxg, 0, sizeof(float) * (size_t)(d->cg * hw));
+        for (int64_t j0 = 0, nb = dcol_cols(d); j0 < pq; j0 += nb) {
+            int64_t cols = min64(nb, pq - j0);
+            gemm(rn, 1, 0, crs, cols, d->kg, wg, crs, dyg + j0, pq, 0.0f, dcol, cols);
+            for (int64_t i = 0; i < crs; i++) col2im_row(d, dcol + i * cols, i, j0, cols, dxg);
+        }
+    }
+}
+
+/* At stride 1, dx is the forward convolution of dy with the filters flipped
+ * and their two channel axes swapped, padded by dilation*(R-1) - pad on each
+ * side (a negative pad crops). That runs as a forward pass: im2col packed
+ * into the GEMM, no dcol buffer, no col2im. */
+static int backward_data_as_forward(const ccnn_conv_dims *d, const float *dy, const float *w,
+                                    float *dx)
+{
+    const int64_t rs = d->r * d->s;
+    float *wt = malloc(sizeof(float) * (size_t)d->w_count);
+    if (!wt) return CCNN_ENOMEM;
+    /* wt[g*Cg + c][k][R-1-r][S-1-s] = w[g*Kg + k][c][r][s] */
+    for (int64_t g = 0; g < d->groups; g++)
+    for (int64_t k = 0; k < d->kg; k++)
+    for (int64_t c = 0; c < d->cg; c++) {
+        const float *src = w + ((g * d->kg + k) * d->cg + c) * rs;
+        float *dst = wt + ((g * d->cg + c) * d->kg + k) * rs;
+        for (int64_t i = 0; i < rs; i++) dst[rs - 1 - i] = src[i];
+    }
+    ccnn_conv_dims t = *d;
+    t.c = d->k; t.h = d->p; t.w = d->q;
+    t.k = d->c; t.p = d->h; t.q = d->w;
+    t.cg = d->kg; t.kg = d->cg;
+    t.pt = d->dh * (d->r - 1) - d->pt; t.pb = d->dh * (d->r - 1) - d->pb;
+    t.pl = d->dw * (d->s - 1) - d->pl; t.pr = d->dw * (d->s - 1) - d->pr;
+    t.x_count = d->y_count; t.y_count = d->x_count;
+    int rc = ccnn_conv_fast_forward(&t, dy, wt, NULL, dx);
+    free(wt);
+    return rc;
+}
+
+int ccnn_conv_fast_backward_data(const ccnn_conv_dims *d, const float *dy, const float *w, float *dx)
+{
+    if (is_depthwise(d)) {
+        dw_backward_data(d, dy, w, dx);
+        return CCNN_OK;
+    }
+    /* The forward pass's packing costs about 1/Cg of its multiply, col2im
+     * about 1/Kg of the GEMM before it: the larger side wins. */
+    if (d->sh == 1 && d->sw == 1 && !is_pointwise(d) && d->cg >= d->kg && d->cg >= 16)
+        return backward_data_as_forward(d, dy, w, dx);
+
+    int nt = image_threads(d);
+    int64_t cf = is_pointwise(d) ? 0 : d->cg * d->r * d->s * dcol_cols(d);
+    float *dcol = cf ? malloc(sizeof(float) * (size_t)(cf * nt)) : NULL;
+    run rn;
+    if (run_init(&rn) || (cf && !dcol)) {
+        free(rn.ws);
+        free(dcol);
+        return CCNN_ENOMEM;
+    }
+    if (nt > 1) {
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t n = 0; n < d->n; n++) {
+            int tid = omp_get_thread_num();
+            run t = run_thread(&rn, tid);
+            backward_data_image(d, n, dy, w, dx, dcol ? dcol + cf * tid : NULL, &t);
+        }
+    } else {
+        for (int64_t n = 0; n < d->n; n++) backward_data_image(d, n, dy, w, dx, dcol, &rn);
+    }
+    free(rn.ws);
+    free(dcol);
+    return CCNN_OK;
+}
+
+/* ---- backward weights ------------------------------------------------------ */
+
+/* dwt = sum over images [n0, n1) of col * dy_g^T, i.e. the weight gradient
+ * transposed, dwt[g][crs][k] (col as the GEMM's A packs into small slivers,
+ * cheaper than as B); db likewise. Both overwritten. */
+static void wgrad_chunk(const ccnn_conv_dims *d, int64_t n0, int64_t n1, const float *x,
+                        const float *dy, float *dwt, float *db, const run *rn)
+{
+    const int64_t crs = d->cg * d->r * d->s, pq = d->p * d->q, hw = d->h * d->w;
+    for (int64_t n = n0; n < n1; n++) {
+        for (int64_t g = 0; g < d->groups; g++) {
+            const float *xg = x + (n * d->c + g * d->cg) * hw;
+            const float *dyg = dy + (n * d->k + g * d->kg) * pq;
+            float *c = dwt + g * crs * d->kg, beta = n == n0 ? 0.0f : 1.0f;
+            if (is_pointwise(d)) {
+                gemm(rn, 0, 1, crs, d->kg, pq, xg, pq, dyg, pq, beta, c, d->kg);
+            } else {
+                ccnn_gemm_matrix b = {dyg, pq, 1};
+                col_src cs = {d, xg};
+                ccnn_sgemm_ex(crs, d->kg, pq, pack_col_rows, &cs, ccnn_gemm_pack_b_matrix, &b,
+                              beta, c, d->kg, rn->threaded, rn->ws);
+            }
+        }
+    }
+    if (db) {
+        for (int64_t k = 0; k < d->k; k++) {
+            double acc = 0.0;
+            for (int64_t n = n0; n < n1; n++) {
+                const float *row = dy + (n * d->k + k) * pq;
+                float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+                for (int64_t i = 0; i < pq; i++) sum += row[i];
+                acc += sum;
+            }
+            db[k] = (float)acc;
+        }
+    }
+}
+
+int ccnn_conv_fast_backward_weights(const ccnn_conv_dims *d, const float *x, const float *dy,
+                                    float *dw, float *dbias)
+{
+    if (is_depthwise(d)) {
+        dw_backward_weights(d, x, dy, dw, dbias);
+        return CCNN_OK;
+    }
+    /* Chunk i covers images [i*N/chunks, (i+1)*N/chunks); its partial sums
+     * are added in chunk order. The count depends on the shapes only. */
+    const int64_t crs = d->cg * d->r * d->s, part = d->w_count + d->k;
+    int chunks = (int)min64(d->n, WGRAD_CHUNKS);
+    while (chunks > 1 && chunks * part > WGRAD_PARTIAL_MAX) chunks--;
+    float *parts = malloc(sizeof(float) * (size_t)(part * chunks));
+    run rn;
+    if (run_init(&rn) || !parts) {
+        free(rn.ws);
+        free(parts);
+        return CCNN_ENOMEM;
+    }
+
+    int nt = item_threads(chunks, conv_flops(d));
+    if (nt > 1) {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+        for (int i = 0; i < chunks; i++) {
+            run t = run_thread(&rn, omp_get_thread_num());
+            wgrad_chunk(d, d->n * i / chunks, d->n * (i + 1) / chunks, x, dy, parts + part * i,
+                        dbias ? parts + part * i + d->w_count : NULL, &t);
+        }
+    } else {
+        for (int i = 0; i < chunks; i++)
+            wgrad_chunk(d, d->n * i / chunks, d->n * (i + 1) / chunks, x, dy, parts + part * i,
+                        dbias ? parts + part * i + d->w_count : NULL, &rn);
+    }
+
+    /* dw[g*Kg + k][j] = sum over chunks of dwt[g][j][k] */
+    for (int64_t g = 0; g < d->groups; g++)
+    for (int64_t j = 0; j < crs; j++)
+    for (int64_t k = 0; k < d->kg; k++) {
+        const float *src = parts + (g * crs + j) * d->kg + k;
+        float s = src[0];
+        for (int i = 1; i < chunks; i++) s += src[part * i];
+        dw[(g * d->kg + k) * crs + j] = s;
+    }
+    for (int64_t k = 0; dbias && k < d->k; k++) {
+        float s = parts[d->w_count + k];
+        for (int i = 1; i < chunks; i++) s += parts[part * i + d->w_count + k];
+        dbias[k] = s;
+    }
+    free(rn.ws);
+    free(parts);
+    return CCNN_OK;
+}
