@@ -1,0 +1,94 @@
+/* layer.h - the interface between the network engine (src/net/net.c) and
+ * the layers (src/layers/, one file each).
+ *
+ * The engine owns all memory: activations, their gradients, and one
+ * contiguous array each for parameters, their gradients and the
+ * non-trained state. A layer sees views into them and keeps only small
+ * private buffers of its own (l->priv), sized in reserve().
+ *
+ * Gradient convention: backward() ADDS into l->din[i] and l->grads (the
+ * engine zeroes them first). A layer output read by several layers thus
+ * receives the sum of their gradients, as the chain rule requires. */
+#ifndef CCNN_LAYER_H
+#define CCNN_LAYER_H
+
+#include "ccnn_internal.h"
+#include "core/rng.h"
+#include <stddef.h>
+
+typedef struct ccnn_shape { int c, h, w; } ccnn_shape;
+
+static inline size_t ccnn_shape_size(ccnn_shape s) { return (size_t)s.c * s.h * s.w; }
+
+/* What one forward or backward call is about. */
+typedef struct ccnn_run {
+    int batch;
+    int train;                 /* batch statistics, dropout, keep what backward needs */
+    uint64_t seed, step;       /* dropout masks are a function of these */
+    const uint8_t *labels;     /* backward of the loss layer */
+} ccnn_run;
+
+/* A named tensor of a layer, within its params or state. */
+typedef struct ccnn_layer_tensor {
+    const char *suffix;        /* "weight", "bias", "running_mean", ... */
+    int ndim, dims[4];
+    size_t offset;             /* in the layer's params (or state) */
+    int is_state;
+} ccnn_layer_tensor;
+
+#define CCNN_LAYER_MAX_TENSORS 4
+
+typedef struct ccnn_layer ccnn_layer;
+
+typedef struct ccnn_layer_ops {
+    const char *type_name;     /* the keyword in network files */
+    int min_inputs, max_inputs;
+    /* Check the spec against in_shape[], resolve its defaults, and set
+     * out_shape, n_params, n_state, tensors and flops. On error write a
+     * message (without file or line) to err. */
+    int (*setup)(ccnn_layer *l, char *err, size_t errlen);
+    /* Initialise params and state (rng seeded per layer). May be NULL. */
+    void (*init)(ccnn_layer *l, ccnn_rng *rng);
+    /* Private buffers for up to `batch` samples. May be NULL. */
+    int (*reserve)(ccnn_layer *l, int batch);
+    /* out = f(in). */
+    int (*forward)(ccnn_layer *l, const ccnn_run *run);
+    /* din[i] += ..., grads += ... from dout. din[i] may be NULL. */
+    int (*backward)(ccnn_layer *l, const ccnn_run *run);
+    void (*destroy)(ccnn_layer *l); /* frees priv. May be NULL. */
+} ccnn_layer_ops;
+
+struct ccnn_layer {
+    const ccnn_layer_ops *ops;
+    ccnn_layer_spec spec;      /* defaults resolved by setup */
+    int index;                 /* position in the net */
+    int n_in;
+    int in_idx[CCNN_MAX_INPUTS];          /* -1: the net input */
+    ccnn_shape in_shape[CCNN_MAX_INPUTS];
+    ccnn_shape out_shape;
+    const float *in[CCNN_MAX_INPUTS];     /* set by the engine */
+    float *din[CCNN_MAX_INPUTS];
+    float *out, *dout;
+    size_t n_params, n_state;
+    size_t param_offset, state_offset;    /* where they start in the engine's arrays */
+    float *params, *grads, *state;        /* views into the engine's arrays */
+    int n_tensors;
+    ccnn_layer_tensor tensors[CCNN_LAYER_MAX_TENSORS];
+    double flops;                         /* forward, per sample */
+    void *priv;
+};
+
+/* The layer table (src/layers/registry.c). */
+const ccnn_layer_ops *ccnn_layer_ops_for(ccnn_layer_type type);
+int ccnn_layer_type_from_name(const char *name); /* -1 if unknown */
+const char *ccnn_layer_type_name(ccnn_layer_type type);
+
+/* Helpers for layer files. */
+int ccnn_layer_error(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void ccnn_layer_add_tensor(ccnn_layer *l, const char *suffix, int is_state, int ndim,
+                           int d0, int d1, int d2, int d3);
+/* Normal(0, std) weights. */
+void ccnn_init_normal(float *w, size_t n, double std, ccnn_rng *rng);
+
+#endif

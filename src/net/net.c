@@ -1,0 +1,377 @@
+/* net.c - the network engine: building a graph of layers, owning its
+ * memory, and running forward and backward over it. */
+#include "net/net_internal.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+ccnn_train_config ccnn_train_config_default(void)
+{
+    ccnn_train_config c;
+    memset(&c, 0, sizeof c);
+    c.optimizer = CCNN_OPT_ADAM;
+    c.lr = 1e-3f;
+    c.momentum = 0.9f;
+    c.beta1 = 0.9f;
+    c.beta2 = 0.999f;
+    c.adam_eps = 1e-8f;
+    c.schedule = CCNN_SCHED_CONSTANT;
+    c.step_epochs = 10;
+    c.gamma = 0.1f;
+    c.epochs = 2;
+    c.batch = 64;
+    c.seed = 1;
+    return c;
+}
+
+int ccnn_net_create(ccnn_net **out, const ccnn_input_spec *input)
+{
+    if (!out || !input || input->c <= 0 || input->h <= 0 || input->w <= 0 ||
+        input->c > CCNN_MAX_CHANNELS)
+        return CCNN_EINVAL;
+    for (int c = 0; c < input->c; c++)
+        if (!(input->std[c] >= 0) || !isfinite(input->mean[c]) || !isfinite(input->std[c]))
+            return CCNN_EINVAL;
+    ccnn_net *net = calloc(1, sizeof *net);
+    if (!net) return CCNN_ENOMEM;
+    net->input = *input;
+    for (int c = 0; c < input->c; c++)
+        if (net->input.std[c] == 0) net->input.std[c] = 1;
+    net->train = ccnn_train_config_default();
+    *out = net;
+    return CCNN_OK;
+}
+
+static void free_activations(ccnn_net *net)
+{
+    for (int i = 0; i < net->n_layers; i++) {
+        free(net->layers[i]->out);
+        free(net->layers[i]->dout);
+        net->layers[i]->out = net->layers[i]->dout = NULL;
+    }
+    free(net->dx);
+    net->dx = NULL;
+    net->batch_cap = 0;
+}
+
+void ccnn_net_free(ccnn_net *net)
+{
+    if (!net) return;
+    free_activations(net);
+    for (int i = 0; i < net->n_layers; i++) {
+        ccnn_layer *l = net->layers[i];
+        if (l->ops->destroy) l->ops->destroy(l);
+        free(l);
+    }
+    for (int i = 0; i < net->n_tensors; i++) free(net->tensor_names[i]);
+    free(net->tensor_names);
+    free(net->layers);
+    free(net->params);
+    free(net->grads);
+    free(net->state);
+    free(net);
+}
+
+int ccnn_net_find(const ccnn_net *net, const char *name)
+{
+    if (strcmp(name, "input") == 0) return -1;
+    for (int i = 0; i < net->n_layers; i++)
+        if (strcmp(net->layers[i]->spec.name, name) == 0) return i;
+    return -2;
+}
+
+static ccnn_shape shape_of(const ccnn_net *net, int idx)
+{
+    if (idx < 0) return (ccnn_shape){net->input.c, net->input.h, net->input.w};
+    return net->layers[idx]->out_shape;
+}
+
+/* Points every layer's params/grads/state at the (possibly moved) arrays. */
+static void relink(ccnn_net *net)
+{
+    for (int i = 0; i < net->n_layers; i++) {
+        ccnn_layer *l = net->layers[i];
+        l->params = l->n_params ? net->params + l->param_offset : NULL;
+        l->grads = l->n_params ? net->grads + l->param_offset : NULL;
+        l->state = l->n_state ? net->state + l->state_offset : NULL;
+    }
+}
+
+static int grow(float **a, size_t n)
+{
+    float *p = realloc(*a, (n ? n : 1) * sizeof(float));
+    if (!p) return CCNN_ENOMEM;
+    *a = p;
+    return CCNN_OK;
+}
+
+int ccnn_net_add(ccnn_net *net, const ccnn_layer_spec *spec, char *err, size_t errlen)
+{
+    if (!net || !spec) return ccnn_layer_error(err, errlen, CCNN_EINVAL, "no network or layer");
+    const ccnn_layer_ops *ops = ccnn_layer_ops_for(spec->type);
+    if (!ops) return ccnn_layer_error(err, errlen, CCNN_EINVAL, "unknown layer type %d", (int)spec->type);
+    if (net->n_layers && net->layers[net->n_layers - 1]->spec.type == CCNN_LAYER_SOFTMAX)
+        return ccnn_layer_error(err, errlen, CCNN_ESHAPE, "%s: no layer may follow softmax (the loss)",
+                                ops->type_name);
+    if (memchr(spec->name, 0, CCNN_NAME_MAX) == NULL)
+        return ccnn_layer_error(err, errlen, CCNN_EINVAL, "layer name too long");
+
+    ccnn_layer *l = calloc(1, sizeof *l);
+    if (!l) return CCNN_ENOMEM;
+    l->ops = ops;
+    l->spec = *spec;
+    l->index = net->n_layers;
+    if (!l->spec.name[0])
+        snprintf(l->spec.name, CCNN_NAME_MAX, "%s%d", ops->type_name, net->n_layers + 1);
+    int rc = CCNN_OK;
+    if (ccnn_net_find(net, l->spec.name) != -2) {
+        rc = ccnn_layer_error(err, errlen, CCNN_EINVAL, "%s: the name '%s' is already used",
+                              ops->type_name, l->spec.name);
+        goto fail;
+    }
+    int n_in = spec->n_inputs;
+    if (n_in < 0 || n_in > CCNN_MAX_INPUTS) {
+        rc = ccnn_layer_error(err, errlen, CCNN_EINVAL, "%s: %d inputs", ops->type_name, n_in);
+        goto fail;
+    }
+    if (n_in == 0) {
+        l->n_in = 1;
+        l->in_idx[0] = net->n_layers - 1; /* -1: the net input */
+    } else {
+        l->n_in = n_in;
+        for (int i = 0; i < n_in; i++) {
+            int idx = ccnn_net_find(net, spec->inputs[i]);
+            if (idx == -2) {
+                rc = ccnn_layer_error(err, errlen, CCNN_EINVAL, "%s: no earlier layer is named '%s'",
+                                      ops->type_name, spec->inputs[i]);
+                goto fail;
+            }
+            l->in_idx[i] = idx;
+        }
+    }
+    if (l->n_in < ops->min_inputs || l->n_in > ops->max_inputs) {
+        rc = ccnn_layer_error(err, errlen, CCNN_EINVAL, "%s takes %d to %d inputs, not %d",
+                              ops->type_name, ops->min_inputs, ops->max_inputs, l->n_in);
+        goto fail;
+    }
+    for (int i = 0; i < l->n_in; i++) l->in_shape[i] = shape_of(net, l->in_idx[i]);
+    char msg[256] = "";
+    rc = ops->setup(l, msg, sizeof msg);
+    if (rc) {
+        ccnn_layer_error(err, errlen, rc, "%s: %s", ops->type_name, msg);
+        goto fail;
+    }
+    if (l->out_shape.c <= 0 || l->out_shape.h <= 0 || l->out_shape.w <= 0) {
+        rc = ccnn_layer_error(err, errlen, CCNN_ESHAPE, "%s: empty output %dx%dx%d", ops->type_name,
+                              l->out_shape.c, l->out_shape.h, l->out_shape.w);
+        goto fail;
+    }
+
+    /* Grow the layer list, names and parameter arrays; commit only when all
+     * allocations succeeded. */
+    if (net->n_layers == net->cap_layers) {
+        int cap = net->cap_layers ? 2 * net->cap_layers : 16;
+        ccnn_layer **ls = realloc(net->layers, (size_t)cap * sizeof *ls);
+        if (!ls) { rc = CCNN_ENOMEM; goto fail; }
+        net->layers = ls;
+        net->cap_layers = cap;
+    }
+    char **names = realloc(net->tensor_names, (size_t)(net->n_tensors + l->n_tensors + 1) * sizeof *names);
+    if (!names) { rc = CCNN_ENOMEM; goto fail; }
+    net->tensor_names = names;
+    size_t np = net->n_params + l->n_params, ns = net->n_state + l->n_state;
+    if (grow(&net->params, np) || grow(&net->grads, np) || grow(&net->state, ns)) {
+        relink(net);
+        rc = CCNN_ENOMEM;
+        goto fail;
+    }
+    for (int t = 0; t < l->n_tensors; t++) {
+        size_t len = strlen(l->spec.name) + strlen(l->tensors[t].suffix) + 2;
+        char *nm = malloc(len);
+        if (!nm) {
+            for (int u = 0; u < t; u++) free(names[net->n_tensors + u]);
+            relink(net);
+            rc = CCNN_ENOMEM;
+            goto fail;
+        }
+        snprintf(nm, len, "%s.%s", l->spec.name, l->tensors[t].suffix);
+        names[net->n_tensors + t] = nm;
+    }
+    free_activations(net); /* sized again on the next forward */
+    l->param_offset = net->n_params;
+    l->state_offset = net->n_state;
+    memset(net->params + net->n_params, 0, l->n_params * sizeof(float));
+    memset(net->grads + net->n_params, 0, l->n_params * sizeof(float));
+    memset(net->state + net->n_state, 0, l->n_state * sizeof(float));
+    net->n_params = np;
+    net->n_state = ns;
+    net->n_tensors += l->n_tensors;
+    net->layers[net->n_layers++] = l;
+    relink(net);
+    return CCNN_OK;
+fail:
+    if (l->ops->destroy) l->ops->destroy(l);
+    free(l);
+    return rc;
+}
+
+ccnn_train_config *ccnn_net_train_config(ccnn_net *net) { return &net->train; }
+ccnn_input_spec *ccnn_net_input(ccnn_net *net) { return &net->input; }
+int ccnn_net_num_layers(const ccnn_net *net) { return net->n_layers; }
+size_t ccnn_net_num_params(const ccnn_net *net) { return net->n_params; }
+float *ccnn_net_params(ccnn_net *net) { return net->params; }
+float *ccnn_net_grads(ccnn_net *net) { return net->grads; }
+size_t ccnn_net_num_state(const ccnn_net *net) { return net->n_state; }
+float *ccnn_net_state(ccnn_net *net) { return net->state; }
+int ccnn_net_num_tensors(const ccnn_net *net) { return net->n_tensors; }
+
+int ccnn_net_num_classes(const ccnn_net *net)
+{
+    if (!net->n_layers) return 0;
+    return (int)ccnn_shape_size(net->layers[net->n_layers - 1]->out_shape);
+}
+
+int ccnn_net_layer_info(const ccnn_net *net, int i, ccnn_layer_info *info)
+{
+    if (!net || !info || i < 0 || i >= net->n_layers) return CCNN_EINVAL;
+    const ccnn_layer *l = net->layers[i];
+    info->name = l->spec.name;
+    info->type = l->ops->type_name;
+    info->c = l->out_shape.c;
+    info->h = l->out_shape.h;
+    info->w = l->out_shape.w;
+    info->params = l->n_params;
+    info->flops = l->flops;
+    return CCNN_OK;
+}
+
+int ccnn_net_tensor(ccnn_net *net, int i, ccnn_tensor_info *info)
+{
+    if (!net || !info || i < 0 || i >= net->n_tensors) return CCNN_EINVAL;
+    int t = i;
+    for (int j = 0; j < net->n_layers; j++) {
+        ccnn_layer *l = net->layers[j];
+        if (t >= l->n_tensors) { t -= l->n_tensors; continue; }
+        const ccnn_layer_tensor *lt = &l->tensors[t];
+        info->name = net->tensor_names[i];
+        info->ndim = lt->ndim;
+        for (int d = 0; d < 4; d++) info->dims[d] = d < lt->ndim ? lt->dims[d] : 1;
+        info->is_state = lt->is_state;
+        info->data = (lt->is_state ? l->state : l->params) + lt->offset;
+        return CCNN_OK;
+    }
+    return CCNN_EINVAL;
+}
+
+int ccnn_net_init(ccnn_net *net, uint64_t seed)
+{
+    if (!net) return CCNN_EINVAL;
+    memset(net->params, 0, net->n_params * sizeof(float));
+    memset(net->state, 0, net->n_state * sizeof(float));
+    for (int i = 0; i < net->n_layers; i++) {
+        ccnn_layer *l = net->layers[i];
+        ccnn_rng rng = {ccnn_hash3(seed, (uint64_t)i, 0x1a17)};
+        if (l->ops->init) l->ops->init(l, &rng);
+    }
+    return CCNN_OK;
+}
+
+/* Activation buffers for `batch` samples, grown only when needed. */
+static int reserve(ccnn_net *net, int batch)
+{
+    if (batch <= net->batch_cap) return CCNN_OK;
+    free_activations(net);
+    size_t in_size = (size_t)net->input.c * net->input.h * net->input.w;
+    net->dx = malloc((size_t)batch * in_size * sizeof(float));
+    if (!net->dx) return CCNN_ENOMEM;
+    for (int i = 0; i < net->n_layers; i++) {
+        ccnn_layer *l = net->layers[i];
+        size_t n = (size_t)batch * ccnn_shape_size(l->out_shape);
+        l->out = malloc(n * sizeof(float));
+        l->dout = malloc(n * sizeof(float));
+        if (!l->out || !l->dout) { free_activations(net); return CCNN_ENOMEM; }
+        if (l->ops->reserve) {
+            int rc = l->ops->reserve(l, batch);
+            if (rc) { free_activations(net); return rc; }
+        }
+    }
+    net->batch_cap = batch;
+    return CCNN_OK;
+}
+
+int ccnn_net_forward(ccnn_net *net, const float *x, int batch, int train, uint64_t step)
+{
+    if (!net || !x || batch <= 0 || net->n_layers == 0) return CCNN_EINVAL;
+    int rc = reserve(net, batch);
+    if (rc) return rc;
+    ccnn_run run = {batch, train != 0, net->train.seed, step, NULL};
+    for (int i = 0; i < net->n_layers; i++) {
+        ccnn_layer *l = net->layers[i];
+        for (int j = 0; j < l->n_in; j++)
+            l->in[j] = l->in_idx[j] < 0 ? x : net->layers[l->in_idx[j]]->out;
+        rc = l->ops->forward(l, &run);
+        if (rc) return rc;
+    }
+    net->x = x;
+    net->last_batch = batch;
+    net->last_train = train != 0;
+    net->last_step = step;
+    return CCNN_OK;
+}
+
+const float *ccnn_net_output(const ccnn_net *net)
+{
+    return net && net->n_layers ? net->layers[net->n_layers - 1]->out : NULL;
+}
+
+int ccnn_net_loss(const ccnn_net *net, const uint8_t *labels, double *loss)
+{
+    if (!net || !labels || !loss || !net->last_batch || !net->n_layers) return CCNN_EINVAL;
+    const ccnn_layer *l = net->layers[net->n_layers - 1];
+    if (l->spec.type != CCNN_LAYER_SOFTMAX) return CCNN_EINVAL;
+    int classes = (int)ccnn_shape_size(l->out_shape);
+    double total = 0;
+    /* from the logits, so a tiny probability gives a large loss, not inf */
+    for (int n = 0; n < net->last_batch; n++) {
+        const float *z = l->in[0] + (size_t)n * classes;
+        if (labels[n] >= classes) return CCNN_EINVAL;
+        double m = z[0], s = 0;
+        for (int k = 1; k < classes; k++) m = fmax(m, z[k]);
+        for (int k = 0; k < classes; k++) s += exp((double)z[k] - m);
+        total += m + log(s) - z[labels[n]];
+    }
+    *loss = total / net->last_batch;
+    return isfinite(*loss) ? CCNN_OK : CCNN_ENONFINITE;
+}
+
+int ccnn_net_backward(ccnn_net *net, const uint8_t *labels, float *dx)
+{
+    if (!net || !net->last_train || !net->last_batch) return CCNN_EINVAL;
+    ccnn_layer *last = net->layers[net->n_layers - 1];
+    int classes = (int)ccnn_shape_size(last->out_shape);
+    if (last->spec.type != CCNN_LAYER_SOFTMAX || !labels) return CCNN_EINVAL;
+    for (int n = 0; n < net->last_batch; n++)
+        if (labels[n] >= classes) return CCNN_EINVAL;
+    int batch = net->last_batch;
+    ccnn_run run = {batch, 1, net->train.seed, net->last_step, labels};
+    memset(net->grads, 0, net->n_params * sizeof(float));
+    for (int i = 0; i < net->n_layers; i++) {
+        ccnn_layer *l = net->layers[i];
+        memset(l->dout, 0, (size_t)batch * ccnn_shape_size(l->out_shape) * sizeof(float));
+    }
+    size_t in_size = (size_t)net->input.c * net->input.h * net->input.w;
+    if (dx) memset(net->dx, 0, (size_t)batch * in_size * sizeof(float));
+    for (int i = net->n_layers - 1; i >= 0; i--) {
+        ccnn_layer *l = net->layers[i];
+        for (int j = 0; j < l->n_in; j++) {
+            int idx = l->in_idx[j];
+            l->in[j] = idx < 0 ? net->x : net->layers[idx]->out;
+            l->din[j] = idx < 0 ? (dx ? net->dx : NULL) : net->layers[idx]->dout;
+        }
+        int rc = l->ops->backward(l, &run);
+        if (rc) return rc;
+    }
+    if (dx) memcpy(dx, net->dx, (size_t)batch * in_size * sizeof(float));
+    return CCNN_OK;
+}

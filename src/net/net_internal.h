@@ -1,0 +1,24 @@
+/* net_internal.h - the network struct, shared by the engine's files. */
+#ifndef CCNN_NET_INTERNAL_H
+#define CCNN_NET_INTERNAL_H
+#include "net/layer.h"
+
+struct ccnn_net {
+    ccnn_input_spec input;
+    ccnn_train_config train;
+    int n_layers, cap_layers;
+    ccnn_layer **layers;           /* pointers: a layer's address never moves */
+    char **tensor_names;           /* "layer.suffix", one per tensor */
+    int n_tensors;
+    float *params, *grads, *state; /* contiguous, layer after layer */
+    size_t n_params, n_state;
+    int batch_cap;                 /* activations are allocated for this many samples */
+    float *dx;                     /* dL/d(net input), batch_cap samples */
+    const float *x;                /* the input of the last forward */
+    int last_batch, last_train;
+    uint64_t last_step;
+};
+
+/* Index of the layer called `name`, -1 for "input", -2 if none. */
+int ccnn_net_find(const ccnn_net *net, const char *name);
+#endif

@@ -1,0 +1,451 @@
+/* netfile.c - the network file format (docs/netfile.md): reading it into a
+ * net, and writing a net back as text that reads back to the same net.
+ *
+ *   # comment                      blank lines and comments anywhere
+ *   input 1x28x28 mean=0.286 std=0.353
+ *   conv filters=32 size=3 pad=1
+ *   relu
+ *   ...
+ *   softmax
+ *   train optimizer=adam lr=0.001 batch=64
+ *
+ * Every error is "FILE:LINE: what is wrong". */
+#include "net/net_internal.h"
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BIT(t) (1u << (t))
+#define CONV_LIKE (BIT(CCNN_LAYER_CONV) | BIT(CCNN_LAYER_DECONV))
+#define POOLS (BIT(CCNN_LAYER_MAXPOOL) | BIT(CCNN_LAYER_AVGPOOL))
+#define WEIGHTED (CONV_LIKE | BIT(CCNN_LAYER_DENSE))
+#define ANY 0xffffffffu
+
+typedef struct parser {
+    const char *file;
+    int line;
+    char *err;
+    size_t errlen;
+} parser;
+
+static int fail(parser *ps, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(parser *ps, int code, const char *fmt, ...)
+{
+    if (ps->err && ps->errlen) {
+        int n = ps->line > 0 ? snprintf(ps->err, ps->errlen, "%s:%d: ", ps->file, ps->line)
+                             : snprintf(ps->err, ps->errlen, "%s: ", ps->file); /* not about a line */
+        if (n >= 0 && (size_t)n < ps->errlen) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(ps->err + n, ps->errlen - (size_t)n, fmt, ap);
+            va_end(ap);
+        }
+    }
+    return code;
+}
+
+/* ---- values ------------------------------------------------------------- */
+
+static int parse_int(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_float(const char *s, float *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) return -1;
+    *out = (float)v;
+    return 0;
+}
+
+/* "A" or "AxB" (or "A,B"), non-negative; one value is used for both. */
+static int parse_pair(const char *s, int lo, int *a, int *b)
+{
+    char buf[64];
+    if (strlen(s) >= sizeof buf) return -1;
+    strcpy(buf, s);
+    char *sep = strpbrk(buf, "x,");
+    if (!sep) return parse_int(buf, lo, 1 << 20, a) || parse_int(buf, lo, 1 << 20, b) ? -1 : 0;
+    *sep = 0;
+    return parse_int(buf, lo, 1 << 20, a) || parse_int(sep + 1, lo, 1 << 20, b) ? -1 : 0;
+}
+
+/* A comma list with an empty item ("1,,2", ",1", "1,"): strtok_r would
+ * silently skip it. */
+static int empty_item(const char *s)
+{
+    size_t n = strlen(s);
+    return n && (s[0] == ',' || s[n - 1] == ',' || strstr(s, ",,"));
+}
+
+/* "P" (all sides), "PHxPW", or "T,B,L,R". */
+static int parse_pad(const char *s, ccnn_layer_spec *sp)
+{
+    int v[4], n = 0;
+    char buf[64], *tok, *save;
+    if (strlen(s) >= sizeof buf || empty_item(s)) return -1;
+    strcpy(buf, s);
+    if (strchr(buf, 'x')) {
+        if (parse_pair(buf, 0, &v[0], &v[2])) return -1;
+        sp->pad_top = sp->pad_bottom = v[0];
+        sp->pad_left = sp->pad_right = v[2];
+        return 0;
+    }
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n == 4 || parse_int(tok, 0, 1 << 20, &v[n])) return -1;
+        n++;
+    }
+    if (n == 1) v[1] = v[2] = v[3] = v[0];
+    else if (n != 4) return -1;
+    sp->pad_top = v[0]; sp->pad_bottom = v[1]; sp->pad_left = v[2]; sp->pad_right = v[3];
+    return 0;
+}
+
+static int parse_names(const char *s, ccnn_layer_spec *sp)
+{
+    char buf[CCNN_MAX_INPUTS * CCNN_NAME_MAX + 8], *tok, *save;
+    if (strlen(s) >= sizeof buf || empty_item(s)) return -1;
+    strcpy(buf, s);
+    sp->n_inputs = 0;
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (sp->n_inputs == CCNN_MAX_INPUTS || strlen(tok) >= CCNN_NAME_MAX) return -1;
+        strcpy(sp->inputs[sp->n_inputs++], tok);
+    }
+    return sp->n_inputs ? 0 : -1;
+}
+
+static int valid_name(const char *s)
+{
+    if (!*s || strlen(s) >= CCNN_NAME_MAX || !(isalpha((unsigned char)*s) || *s == '_')) return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-') return 0;
+    return 1;
+}
+
+/* ---- layer options ------------------------------------------------------ */
+
+typedef struct option {
+    const char *key;
+    unsigned types;            /* layers that take it */
+    const char *expect;        /* for messages */
+} option;
+
+static const option layer_options[] = {
+    {"name", ANY, "a name: letters, digits, _ or -, starting with a letter or _"},
+    {"input", ANY, "one to four layer names separated by commas"},
+    {"filters", CONV_LIKE, "a positive integer"},
+    {"units", BIT(CCNN_LAYER_DENSE), "a positive integer"},
+    {"size", CONV_LIKE | POOLS, "N or HxW, positive"},
+    {"stride", CONV_LIKE | POOLS, "N or HxW, positive"},
+    {"pad", CONV_LIKE | POOLS, "P, PHxPW or TOP,BOTTOM,LEFT,RIGHT"},
+    {"dilation", CONV_LIKE, "N or HxW, positive"},
+    {"groups", CONV_LIKE, "a positive integer"},
+    {"output_pad", BIT(CCNN_LAYER_DECONV), "N or HxW"},
+    {"bias", WEIGHTED, "0 or 1"},
+    {"init", WEIGHTED, "he or xavier"},
+    {"slope", BIT(CCNN_LAYER_LEAKY_RELU), "a number"},
+    {"rate", BIT(CCNN_LAYER_DROPOUT), "a number in [0, 1)"},
+    {"eps", BIT(CCNN_LAYER_BATCHNORM), "a positive number"},
+    {"momentum", BIT(CCNN_LAYER_BATCHNORM), "a number in (0, 1]"},
+};
+
+static int set_layer_option(ccnn_layer_spec *sp, const char *key, const char *val)
+{
+    int a;
+    if (!strcmp(key, "name")) {
+        if (!valid_name(val) || !strcmp(val, "input")) return -1;
+        strcpy(sp->name, val);
+    } else if (!strcmp(key, "input")) return parse_names(val, sp);
+    else if (!strcmp(key, "filters") || !strcmp(key, "units")) return parse_int(val, 1, 1 << 24, &sp->filters);
+    else if (!strcmp(key, "size")) return parse_pair(val, 1, &sp->size_h, &sp->size_w);
+    else if (!strcmp(key, "stride")) return parse_pair(val, 1, &sp->stride_h, &sp->stride_w);
+    else if (!strcmp(key, "pad")) return parse_pad(val, sp);
+    else if (!strcmp(key, "dilation")) return parse_pair(val, 1, &sp->dilation_h, &sp->dilation_w);
+    else if (!strcmp(key, "groups")) return parse_int(val, 1, 1 << 24, &sp->groups);
+    else if (!strcmp(key, "output_pad")) return parse_pair(val, 0, &sp->output_pad_h, &sp->output_pad_w);
+    else if (!strcmp(key, "bias")) {
+        if (parse_int(val, 0, 1, &a)) return -1;
+        sp->no_bias = !a;
+    } else if (!strcmp(key, "init")) {
+        if (!strcmp(val, "he")) sp->init = CCNN_INIT_HE;
+        else if (!strcmp(val, "xavier")) sp->init = CCNN_INIT_XAVIER;
+        else return -1;
+    } else if (!strcmp(key, "slope")) return parse_float(val, &sp->slope);
+    else if (!strcmp(key, "rate")) return parse_float(val, &sp->rate) || sp->rate < 0 || sp->rate >= 1 ? -1 : 0;
+    else if (!strcmp(key, "eps")) return parse_float(val, &sp->eps) || sp->eps <= 0 ? -1 : 0;
+    else if (!strcmp(key, "momentum"))
+        return parse_float(val, &sp->momentum) || sp->momentum <= 0 || sp->momentum > 1 ? -1 : 0;
+    return 0;
+}
+
+/* ---- the train line ------------------------------------------------------ */
+
+static int set_train_option(ccnn_train_config *c, const char *key, const char *val)
+{
+    float f;
+    int i;
+    if (!strcmp(key, "optimizer")) {
+        if (!strcmp(val, "sgd")) c->optimizer = CCNN_OPT_SGD;
+        else if (!strcmp(val, "adam")) c->optimizer = CCNN_OPT_ADAM;
+        else if (!strcmp(val, "adamw")) c->optimizer = CCNN_OPT_ADAMW;
+        else return -1;
+        return 0;
+    }
+    if (!strcmp(key, "schedule")) {
+        if (!strcmp(val, "constant")) c->schedule = CCNN_SCHED_CONSTANT;
+        else if (!strcmp(val, "step")) c->schedule = CCNN_SCHED_STEP;
+        else if (!strcmp(val, "cosine")) c->schedule = CCNN_SCHED_COSINE;
+        else return -1;
+        return 0;
+    }
+    if (!strcmp(key, "seed")) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(val, &end, 10);
+        if (errno || end == val || *end || *val == '-') return -1;
+        c->seed = v;
+        return 0;
+    }
+    struct { const char *key; int *ip; float *fp; double lo, hi; } num[] = {
+        {"lr", NULL, &c->lr, 1e-12, 10}, {"momentum", NULL, &c->momentum, 0, 0.999999},
+        {"nesterov", &c->nesterov, NULL, 0, 1}, {"weight_decay", NULL, &c->weight_decay, 0, 1},
+        {"beta1", NULL, &c->beta1, 0, 0.999999}, {"beta2", NULL, &c->beta2, 0, 0.999999999},
+        {"eps", NULL, &c->adam_eps, 1e-30, 1}, {"step", &c->step_epochs, NULL, 1, 100000},
+        {"gamma", NULL, &c->gamma, 1e-9, 1}, {"epochs", &c->epochs, NULL, 1, 100000},
+        {"batch", &c->batch, NULL, 1, 65536}, {"crop", &c->augment_crop, NULL, 0, 64},
+        {"flip", &c->augment_flip, NULL, 0, 1},
+    };
+    for (size_t k = 0; k < sizeof num / sizeof num[0]; k++) {
+        if (strcmp(key, num[k].key)) continue;
+        if (num[k].ip) {
+            if (parse_int(val, (long)num[k].lo, (long)num[k].hi, &i)) return -1;
+            *num[k].ip = i;
+        } else {
+            if (parse_float(val, &f) || f < num[k].lo || f > num[k].hi) return -1;
+            *num[k].fp = f;
+        }
+        return 0;
+    }
+    return -2; /* unknown key */
+}
+
+static const char train_keys[] =
+    "optimizer, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, schedule, step, gamma, "
+    "epochs, batch, crop, flip, seed";
+
+/* ---- the input line ------------------------------------------------------ */
+
+static int parse_floats(const char *s, float *out, int n_max, int *n)
+{
+    char buf[512], *tok, *save;
+    if (strlen(s) >= sizeof buf || empty_item(s)) return -1;
+    strcpy(buf, s);
+    *n = 0;
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (*n == n_max || parse_float(tok, &out[*n])) return -1;
+        (*n)++;
+    }
+    return *n ? 0 : -1;
+}
+
+static int parse_input_line(parser *ps, char **tok, int ntok, ccnn_input_spec *in)
+{
+    memset(in, 0, sizeof *in);
+    int end = 0;
+    if (ntok < 2 || sscanf(tok[1], "%dx%dx%d%n", &in->c, &in->h, &in->w, &end) != 3 || tok[1][end] ||
+        in->c <= 0 || in->h <= 0 || in->w <= 0 || in->c > CCNN_MAX_CHANNELS ||
+        (long)in->h * in->w > (1L << 26))
+        return fail(ps, CCNN_EINVAL, "input: expected 'input CxHxW' with C from 1 to %d, got '%s'",
+                    CCNN_MAX_CHANNELS, ntok > 1 ? tok[1] : "");
+    for (int c = 0; c < CCNN_MAX_CHANNELS; c++) in->std[c] = 1;
+    for (int i = 2; i < ntok; i++) {
+        char *eq = strchr(tok[i], '=');
+        if (!eq) return fail(ps, CCNN_EINVAL, "input: expected key=value, got '%s'", tok[i]);
+        *eq = 0;
+        float v[CCNN_MAX_CHANNELS];
+        int n;
+        int is_mean = !strcmp(tok[i], "mean"), is_std = !strcmp(tok[i], "std");
+        if (!is_mean && !is_std)
+            return fail(ps, CCNN_EINVAL, "input: unknown option '%s' (known: mean, std)", tok[i]);
+        if (parse_floats(eq + 1, v, CCNN_MAX_CHANNELS, &n) || (n != 1 && n != in->c))
+            return fail(ps, CCNN_EINVAL, "input: bad value '%s' for %s: expected one number or %d separated by commas",
+                        eq + 1, tok[i], in->c);
+        for (int c = 0; c < in->c; c++) {
+            float x = v[n == 1 ? 0 : c];
+            if (is_std && !(x > 0)) return fail(ps, CCNN_EINVAL, "input: std must be > 0");
+            (is_mean ? in->mean : in->std)[c] = x;
+        }
+    }
+    return CCNN_OK;
+}
+
+/* ---- lines --------------------------------------------------------------- */
+
+/* Splits a line into words at blanks; strips a comment. */
+static int split(char *line, char **tok, int max)
+{
+    char *hash = strchr(line, '#');
+    if (hash) *hash = 0;
+    int n = 0;
+    for (char *p = line; *p;) {
+        while (*p && isspace((unsigned char)*p)) p++;
+        if (!*p) break;
+        if (n == max) return -1;
+        tok[n++] = p;
+        while (*p && !isspace((unsigned char)*p)) p++;
+        if (*p) *p++ = 0;
+    }
+    return n;
+}
+
+static int parse_layer_line(parser *ps, ccnn_net *net, char **tok, int ntok)
+{
+    int type = ccnn_layer_type_from_name(tok[0]);
+    if (type < 0)
+        return fail(ps, CCNN_EINVAL, "unknown layer '%s' (known: conv, deconv, dense, relu, leaky_relu, "
+                    "sigmoid, tanh, maxpool, avgpool, global_avgpool, batchnorm, dropout, flatten, add, "
+                    "concat, softmax)", tok[0]);
+    ccnn_layer_spec sp;
+    memset(&sp, 0, sizeof sp);
+    sp.type = (ccnn_layer_type)type;
+    if (type == CCNN_LAYER_DROPOUT) sp.rate = 0.5f;
+    int seen_size = 0, seen_filters = 0;
+    for (int i = 1; i < ntok; i++) {
+        char *eq = strchr(tok[i], '=');
+        if (!eq) return fail(ps, CCNN_EINVAL, "%s: expected key=value, got '%s'", tok[0], tok[i]);
+        *eq = 0;
+        const char *key = tok[i], *val = eq + 1;
+        const option *opt = NULL;
+        for (size_t k = 0; k < sizeof layer_options / sizeof layer_options[0]; k++)
+            if (!strcmp(layer_options[k].key, key)) opt = &layer_options[k];
+        if (!opt || !(opt->types & BIT(type))) {
+            char known[256] = "";
+            for (size_t k = 0; k < sizeof layer_options / sizeof layer_options[0]; k++)
+                if (layer_options[k].types & BIT(type)) {
+                    if (known[0]) strcat(known, ", ");
+                    strcat(known, layer_options[k].key);
+                }
+            return fail(ps, CCNN_EINVAL, "%s: unknown option '%s' (known: %s)", tok[0], key, known);
+        }
+        if (set_layer_option(&sp, key, val))
+            return fail(ps, CCNN_EINVAL, "%s: bad value '%s' for %s: expected %s", tok[0], val, key, opt->expect);
+        seen_size |= !strcmp(key, "size");
+        seen_filters |= !strcmp(key, "filters") || !strcmp(key, "units");
+    }
+    if ((BIT(type) & (CONV_LIKE | POOLS)) && !seen_size)
+        return fail(ps, CCNN_EINVAL, "%s: size= is required", tok[0]);
+    if ((BIT(type) & CONV_LIKE) && !seen_filters)
+        return fail(ps, CCNN_EINVAL, "%s: filters= is required", tok[0]);
+    if (type == CCNN_LAYER_DENSE && !seen_filters)
+        return fail(ps, CCNN_EINVAL, "dense: units= is required");
+    char msg[256] = "";
+    int rc = ccnn_net_add(net, &sp, msg, sizeof msg);
+    if (rc) return fail(ps, rc, "%s", msg);
+    return CCNN_OK;
+}
+
+int ccnn_net_parse(const char *text, const char *filename, ccnn_net **out, char *err, size_t errlen)
+{
+    parser ps = {filename ? filename : "<net>", 0, err, errlen};
+    if (!text || !out) return fail(&ps, CCNN_EINVAL, "no text");
+    ccnn_net *net = NULL;
+    int rc = CCNN_OK, seen_train = 0, last_layer_line = 0;
+    const char *p = text;
+    char line[4096];
+    while (*p && !rc) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        ps.line++;
+        if (len >= sizeof line) { rc = fail(&ps, CCNN_EINVAL, "line longer than %zu characters", sizeof line - 1); break; }
+        memcpy(line, p, len);
+        line[len] = 0;
+        p += len + (nl ? 1 : 0);
+        char *tok[64];
+        int ntok = split(line, tok, 64);
+        if (ntok < 0) { rc = fail(&ps, CCNN_EINVAL, "too many words"); break; }
+        if (ntok == 0) continue;
+        if (!net) {
+            ccnn_input_spec in;
+            if (strcmp(tok[0], "input"))
+                rc = fail(&ps, CCNN_EINVAL, "the first line must be 'input CxHxW', not '%s'", tok[0]);
+            else if (!(rc = parse_input_line(&ps, tok, ntok, &in)) && (rc = ccnn_net_create(&net, &in)))
+                fail(&ps, rc, "input: %s", ccnn_strerror(rc));
+        } else if (!strcmp(tok[0], "input")) {
+            rc = fail(&ps, CCNN_EINVAL, "a second input line");
+        } else if (!strcmp(tok[0], "train")) {
+            if (seen_train++) { rc = fail(&ps, CCNN_EINVAL, "a second train line"); break; }
+            for (int i = 1; i < ntok && !rc; i++) {
+                char *eq = strchr(tok[i], '=');
+                if (!eq) { rc = fail(&ps, CCNN_EINVAL, "train: expected key=value, got '%s'", tok[i]); break; }
+                *eq = 0;
+                int r = set_train_option(&net->train, tok[i], eq + 1);
+                if (r == -2) rc = fail(&ps, CCNN_EINVAL, "train: unknown option '%s' (known: %s)", tok[i], train_keys);
+                else if (r) rc = fail(&ps, CCNN_EINVAL, "train: bad value '%s' for %s", eq + 1, tok[i]);
+            }
+        } else {
+            rc = parse_layer_line(&ps, net, tok, ntok);
+            last_layer_line = ps.line;
+        }
+    }
+    if (!rc && !net) { ps.line = ps.line ? ps.line : 1; rc = fail(&ps, CCNN_EINVAL, "no 'input CxHxW' line"); }
+    if (!rc && net->n_layers == 0) rc = fail(&ps, CCNN_EINVAL, "the network has no layers");
+    if (!rc && net->layers[net->n_layers - 1]->spec.type != CCNN_LAYER_SOFTMAX) {
+        ps.line = last_layer_line;
+        rc = fail(&ps, CCNN_EINVAL, "the last layer must be softmax (the loss)");
+    }
+    if (rc) { ccnn_net_free(net); return rc; }
+    *out = net;
+    return CCNN_OK;
+}
+
+int ccnn_net_load_file(const char *path, ccnn_net **out, char *err, size_t errlen)
+{
+    parser ps = {path ? path : "<null>", 0, err, errlen};
+    if (!path || !out) return fail(&ps, CCNN_EINVAL, "no path");
+    FILE *f = fopen(path, "rb");
+    if (!f) return fail(&ps, CCNN_EIO, "cannot open: %s", strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc = CCNN_OK;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? 2 * cap : 8192;
+            if (cap > (64u << 20)) { rc = fail(&ps, CCNN_EFORMAT, "larger than 64 MiB"); break; }
+            char *nb = realloc(buf, cap);
+            if (!nb) { rc = CCNN_ENOMEM; break; }
+            buf = nb;
+        }
+        size_t n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (n == 0) {
+            if (ferror(f)) rc = fail(&ps, CCNN_EIO, "read error: %s", strerror(errno));
+            break;
+        }
+    }
+    fclose(f);
+    if (!rc) {
+        buf[len] = 0;
+        size_t nul = strlen(buf);
+        if (nul != len) {
+            ps.line = 1;
+            for (size_t i = 0; i < nul; i++) ps.line += buf[i] == '\n';
+            rc = fail(&ps, CCNN_EFORMAT, "not a text file (contains a NUL byte)");
+        } else {
+            rc = ccnn_net_parse(buf, path, out, err, errlen);
+        }
+    }
+    free(buf);
+    return rc;
+}
