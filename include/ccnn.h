@@ -92,6 +92,276 @@ int ccnn_set_isa(ccnn_isa isa);
 ccnn_isa ccnn_get_isa(void);
 const char *ccnn_isa_name(ccnn_isa isa);
 
+
+/* ======================================================================== */
+/* Networks                                                                  */
+/* ======================================================================== */
+/* A network is a list of layers in evaluation order. Each layer reads the
+ * previous layer's output, or the outputs of the layers it names (so residual
+ * blocks and concatenations can be written), and the last layer is the loss.
+ * Shapes are per sample (C x H x W); the batch size is given at run time. */
+
+#define CCNN_NAME_MAX 32   /* layer names, including the terminating 0 */
+#define CCNN_MAX_INPUTS 4  /* inputs of one layer */
+#define CCNN_MAX_CHANNELS 16 /* input normalisation: channels with their own mean/std */
+
+typedef enum ccnn_layer_type {
+    CCNN_LAYER_CONV = 1,      /* 2-D convolution, every option of the op */
+    CCNN_LAYER_DECONV,        /* transposed convolution */
+    CCNN_LAYER_DENSE,         /* fully connected; flattens its input */
+    CCNN_LAYER_RELU,
+    CCNN_LAYER_LEAKY_RELU,
+    CCNN_LAYER_SIGMOID,
+    CCNN_LAYER_TANH,
+    CCNN_LAYER_MAXPOOL,
+    CCNN_LAYER_AVGPOOL,       /* padding counts as zeros in the average (count_include_pad) */
+    CCNN_LAYER_GLOBAL_AVGPOOL,
+    CCNN_LAYER_BATCHNORM,     /* per channel; batch statistics in training */
+    CCNN_LAYER_DROPOUT,       /* inverted dropout; identity in evaluation */
+    CCNN_LAYER_FLATTEN,
+    CCNN_LAYER_ADD,           /* element-wise sum of its inputs (residual) */
+    CCNN_LAYER_CONCAT,        /* concatenation along channels */
+    CCNN_LAYER_SOFTMAX,       /* softmax + cross-entropy loss, mean over the batch; must be last */
+    CCNN_LAYER_TYPE_COUNT
+} ccnn_layer_type;
+
+typedef enum ccnn_init { CCNN_INIT_HE = 0, CCNN_INIT_XAVIER = 1 } ccnn_init;
+
+/* What a layer is. Zero means "the default" for every field, so a spec can
+ * be written with designated initialisers naming only what differs. */
+typedef struct ccnn_layer_spec {
+    ccnn_layer_type type;
+    char name[CCNN_NAME_MAX];      /* "" : named <type><position> */
+    int n_inputs;                  /* 0 : the previous layer */
+    char inputs[CCNN_MAX_INPUTS][CCNN_NAME_MAX]; /* layer names; "input" is the net input */
+    int filters;                   /* conv, deconv: output channels; dense: outputs */
+    int size_h, size_w;            /* kernel of conv, deconv, maxpool, avgpool */
+    int stride_h, stride_w;        /* 0 : 1 for conv/deconv, the kernel size for pools */
+    int pad_top, pad_bottom, pad_left, pad_right;
+    int dilation_h, dilation_w;    /* 0 : 1 */
+    int groups;                    /* 0 : 1 */
+    int output_pad_h, output_pad_w;/* deconv: extra rows/columns at the bottom/right */
+    int no_bias;                   /* conv, deconv, dense: 1 to leave the bias out */
+    ccnn_init init;                /* conv, deconv, dense weights */
+    float slope;                   /* leaky_relu: 0 : 0.01 */
+    float rate;                    /* dropout probability of zeroing, 0 <= rate < 1 */
+    float eps, momentum;           /* batchnorm: 0 : 1e-5 and 0.1 (PyTorch's meaning) */
+} ccnn_layer_spec;
+
+/* The input of a network and how raw pixels are normalised before it:
+ * value = (pixel / 255 - mean[c]) / std[c]. */
+typedef struct ccnn_input_spec {
+    int c, h, w;
+    float mean[CCNN_MAX_CHANNELS], std[CCNN_MAX_CHANNELS]; /* std 0 : 1 */
+} ccnn_input_spec;
+
+typedef enum ccnn_optimizer_type { CCNN_OPT_SGD = 0, CCNN_OPT_ADAM = 1, CCNN_OPT_ADAMW = 2 } ccnn_optimizer_type;
+typedef enum ccnn_schedule { CCNN_SCHED_CONSTANT = 0, CCNN_SCHED_STEP = 1, CCNN_SCHED_COSINE = 2 } ccnn_schedule;
+
+/* How a network is trained; part of a network file (its `train` line) and
+ * of a model file. */
+typedef struct ccnn_train_config {
+    ccnn_optimizer_type optimizer;
+    float lr;                      /* learning rate */
+    float momentum;                /* SGD */
+    int nesterov;                  /* SGD */
+    float weight_decay;            /* SGD, Adam: L2 added to the gradient; AdamW: decoupled */
+    float beta1, beta2, adam_eps;  /* Adam, AdamW */
+    ccnn_schedule schedule;
+    int step_epochs;               /* step schedule: multiply lr by gamma every step_epochs */
+    float gamma;
+    int epochs, batch;
+    int augment_crop;              /* random crop after padding by this many pixels (0: off) */
+    int augment_flip;              /* random horizontal flip */
+    uint64_t seed;
+} ccnn_train_config;
+
+/* The defaults a network file starts from: Adam, lr 1e-3, batch 64, 2 epochs,
+ * betas 0.9/0.999, eps 1e-8, constant schedule, seed 1. */
+ccnn_train_config ccnn_train_config_default(void);
+
+typedef struct ccnn_net ccnn_net;
+
+/* Per-layer description, for `ccnn info` and for programs. */
+typedef struct ccnn_layer_info {
+    const char *name, *type;       /* owned by the net */
+    int c, h, w;                   /* output shape per sample */
+    size_t params;                 /* trainable parameters */
+    double flops;                  /* forward FLOPs per sample (multiply-add = 2) */
+} ccnn_layer_info;
+
+/* Creating. ccnn_net_create makes an empty network with the given input;
+ * ccnn_net_add appends a layer and checks at once that it fits the layers
+ * before it (on error the net is unchanged and err says why).
+ * err may be NULL; errlen is its size. The net owns all its memory;
+ * ccnn_net_free(NULL) is a no-op. */
+int ccnn_net_create(ccnn_net **out, const ccnn_input_spec *input);
+int ccnn_net_add(ccnn_net *net, const ccnn_layer_spec *spec, char *err, size_t errlen);
+void ccnn_net_free(ccnn_net *net);
+
+/* Network files (docs/netfile.md). Errors are reported as "FILE:LINE: what".
+ * `filename` only labels messages. */
+int ccnn_net_parse(const char *text, const char *filename, ccnn_net **out,
+                   char *err, size_t errlen);
+int ccnn_net_load_file(const char *path, ccnn_net **out, char *err, size_t errlen);
+/* The network as network-file text, which ccnn_net_parse reads back to the
+ * same network. *text is malloc'ed; the caller frees it. */
+int ccnn_net_to_text(const ccnn_net *net, char **text);
+
+ccnn_train_config *ccnn_net_train_config(ccnn_net *net); /* owned by the net */
+ccnn_input_spec *ccnn_net_input(ccnn_net *net);          /* owned by the net */
+int ccnn_net_num_layers(const ccnn_net *net);
+int ccnn_net_layer_info(const ccnn_net *net, int i, ccnn_layer_info *info);
+int ccnn_net_num_classes(const ccnn_net *net);           /* outputs of the last layer */
+
+/* Parameters: every trainable parameter of the net lives in one contiguous
+ * array (and its gradient in another), layer after layer. The buffers are
+ * owned by the net. */
+size_t ccnn_net_num_params(const ccnn_net *net);
+float *ccnn_net_params(ccnn_net *net);
+float *ccnn_net_grads(ccnn_net *net);
+/* Non-trained state (batch-norm running statistics), likewise contiguous. */
+size_t ccnn_net_num_state(const ccnn_net *net);
+float *ccnn_net_state(ccnn_net *net);
+/* Named tensors for model files: index i over all parameter and state
+ * tensors, e.g. "conv1.weight" with its shape. */
+typedef struct ccnn_tensor_info {
+    const char *name;              /* owned by the net */
+    int ndim, dims[4];
+    float *data;                   /* points into the params or state array */
+    int is_state;
+} ccnn_tensor_info;
+int ccnn_net_num_tensors(const ccnn_net *net);
+int ccnn_net_tensor(ccnn_net *net, int i, ccnn_tensor_info *info);
+
+/* Initialise the weights (He or Xavier normal, per layer spec; biases 0;
+ * batch norm scale 1, shift 0) from a seed. Same seed, same numbers. */
+int ccnn_net_init(ccnn_net *net, uint64_t seed);
+
+/* Running. x is batch x C x H x W, already normalised (see ccnn_normalize).
+ * train != 0: batch statistics and dropout, and what backward needs is kept;
+ * `step` seeds the dropout masks (same step, same masks).
+ * Batches larger than any before grow the activation buffers once. */
+int ccnn_net_forward(ccnn_net *net, const float *x, int batch, int train, uint64_t step);
+/* The output of the last layer (class probabilities for a softmax net):
+ * batch x classes, owned by the net, valid until the next forward. */
+const float *ccnn_net_output(const ccnn_net *net);
+/* Mean cross-entropy of the last forward against labels (softmax nets). */
+int ccnn_net_loss(const ccnn_net *net, const uint8_t *labels, double *loss);
+/* Gradients of the mean loss for the last train forward: overwrites
+ * ccnn_net_grads(); dx (may be NULL) receives dL/dx. */
+int ccnn_net_backward(ccnn_net *net, const uint8_t *labels, float *dx);
+
+/* Finite-difference check of every parameter (up to max_checks of them,
+ * spread evenly; 0 : all) and of the input, on a random batch. Writes the
+ * worst error relative to the largest gradient of its tensor; on success,
+ * err (if given) says where it was. */
+int ccnn_net_gradcheck(ccnn_net *net, int batch, int max_checks, uint64_t seed,
+                       double *worst_rel_err, char *err, size_t errlen);
+
+/* ======================================================================== */
+/* Data sets                                                                 */
+/* ======================================================================== */
+/* Images are kept as bytes (0..255), N x C x H x W, labels as bytes. */
+typedef struct ccnn_dataset {
+    int n, c, h, w;
+    int n_classes;
+    uint8_t *images;
+    uint8_t *labels;
+    char class_names[16][CCNN_NAME_MAX];   /* may be empty strings */
+} ccnn_dataset;
+
+/* IDX files (MNIST, Fashion-MNIST), gzip-compressed or plain. */
+int ccnn_dataset_load_idx(ccnn_dataset **out, const char *images_path, const char *labels_path,
+                          char *err, size_t errlen);
+/* CIFAR-10 binary batches (3073-byte records); paths[n_paths]. */
+int ccnn_dataset_load_cifar10(ccnn_dataset **out, const char *const *paths, int n_paths,
+                              char *err, size_t errlen);
+/* A data directory: Fashion-MNIST/MNIST IDX files (train-images-idx3-ubyte[.gz], ...)
+ * or CIFAR-10 (data_batch_1..5.bin, test_batch.bin). */
+int ccnn_dataset_load_dir(const char *dir, ccnn_dataset **train, ccnn_dataset **test,
+                          char *err, size_t errlen);
+void ccnn_dataset_free(ccnn_dataset *ds);
+/* Per-channel mean and standard deviation of pixel/255 over the data set. */
+void ccnn_dataset_stats(const ccnn_dataset *ds, float *mean, float *std);
+
+/* Fill x (count x C x H x W floats) with the normalised images idx[0..count-1]. */
+void ccnn_normalize(const ccnn_dataset *ds, const ccnn_input_spec *in, const int *idx, int count,
+                    float *x);
+/* Augment a normalised batch in place: random crop after zero padding by
+ * `pad`, and horizontal flip with probability 1/2 if `flip`. Draws come from
+ * (seed, step), so the result is reproducible. */
+void ccnn_augment(float *x, int count, int c, int h, int w, int pad, int flip,
+                  uint64_t seed, uint64_t step);
+
+/* ======================================================================== */
+/* Training                                                                  */
+/* ======================================================================== */
+typedef struct ccnn_trainer ccnn_trainer;
+
+typedef struct ccnn_epoch_stats {
+    int epoch;                     /* 1-based */
+    double loss, train_acc, test_acc, seconds, images_per_s, lr;
+} ccnn_epoch_stats;
+
+/* Called after every batch; return non-zero to stop. */
+typedef int (*ccnn_progress_fn)(void *user, int epoch, int batch, int n_batches,
+                                double loss, double images_per_s);
+
+/* The trainer owns the optimizer state, the step counter and the batch
+ * buffers; it does not own the net or the data sets. */
+int ccnn_trainer_create(ccnn_trainer **out, ccnn_net *net);
+void ccnn_trainer_free(ccnn_trainer *tr);
+/* One epoch over `train` (shuffled from the seed and the epoch number).
+ * Returns CCNN_ENONFINITE if the loss or a gradient becomes NaN or infinite;
+ * then *bad_step (may be NULL) says at which step, and the parameters are
+ * left as they were after the last good step. */
+int ccnn_trainer_epoch(ccnn_trainer *tr, const ccnn_dataset *train, ccnn_epoch_stats *stats,
+                       ccnn_progress_fn progress, void *user, uint64_t *bad_step);
+int ccnn_trainer_epochs_done(const ccnn_trainer *tr);
+/* The optimizer state (e.g. Adam's two moments), as named tensors for model
+ * files, and the counters (epochs done, steps). */
+int ccnn_trainer_num_tensors(const ccnn_trainer *tr);
+int ccnn_trainer_tensor(ccnn_trainer *tr, int i, ccnn_tensor_info *info);
+void ccnn_trainer_get_counters(const ccnn_trainer *tr, int *epochs_done, uint64_t *steps);
+void ccnn_trainer_set_counters(ccnn_trainer *tr, int epochs_done, uint64_t steps);
+
+/* Evaluation: accuracy and confusion[true * classes + predicted] (may be NULL;
+ * classes^2 ints). */
+int ccnn_evaluate(ccnn_net *net, const ccnn_dataset *ds, int batch, double *accuracy,
+                  double *loss, int *confusion);
+
+/* ======================================================================== */
+/* Model files (safetensors; the network text in the metadata)              */
+/* ======================================================================== */
+/* Writes atomically (a temporary file in the same directory, then rename):
+ * a failure never leaves a broken file at `path`. tr may be NULL (no
+ * optimizer state). `extra_json` (may be NULL) is stored as metadata
+ * "ccnn.metrics". */
+int ccnn_model_save(const char *path, ccnn_net *net, ccnn_trainer *tr,
+                    const char *extra_json, char *err, size_t errlen);
+/* Reads a model: builds the net from its stored text and loads every tensor,
+ * checking names, shapes and sizes. If tr is not NULL, a trainer for the net
+ * is created with the stored optimizer state and counters (*tr owned by the
+ * caller). */
+int ccnn_model_load(const char *path, ccnn_net **net, ccnn_trainer **tr,
+                    char *err, size_t errlen);
+/* A metadata string of a model file ("ccnn.net", "ccnn.metrics", ...).
+ * *value is malloc'ed (caller frees); CCNN_ENOTFOUND if the key is absent. */
+int ccnn_model_read_meta(const char *path, const char *key, char **value, char *err, size_t errlen);
+/* Loads the tensors of a model file into an existing net of the same shape. */
+int ccnn_model_load_weights(const char *path, ccnn_net *net, char *err, size_t errlen);
+
+/* ======================================================================== */
+/* Reports                                                                   */
+/* ======================================================================== */
+/* Writes the metrics of every epoch as CSV, and an HTML page with SVG plots of
+ * loss and accuracy per epoch and the confusion matrix. */
+int ccnn_report_write_csv(const char *path, const ccnn_epoch_stats *epochs, int n_epochs);
+int ccnn_report_write_html(const char *path, const char *title, const ccnn_epoch_stats *epochs,
+                           int n_epochs, const int *confusion, int n_classes,
+                           const char (*class_names)[CCNN_NAME_MAX]);
+
 #ifdef __cplusplus
 }
 #endif

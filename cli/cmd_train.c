@@ -1,0 +1,299 @@
+/* cmd_train.c - `ccnn train`: train a network, evaluate after every epoch,
+ * save the model atomically after every epoch, write metrics and a report. */
+#include "cli.h"
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char help[] =
+    "usage: ccnn train [--net FILE] [--data DIR] [--epochs N] [--batch N] [--lr X]\n"
+    "                  [--threads N] [--seed N] [--out MODEL] [--resume MODEL]\n"
+    "\n"
+    "Trains a network (default: the built-in nets/fashion-default.net) on a data set\n"
+    "(default: " CLI_DEFAULT_DATA "), evaluating on the test set after every epoch.\n"
+    "After every epoch the model is written atomically to MODEL (default:\n"
+    "runs/NETNAME/model.safetensors), with MODEL's stem + .csv (metrics) and .html\n"
+    "(plots and confusion matrix) beside it. The last line is 'test accuracy: 0.XXXX'.\n"
+    "\n"
+    "  --net FILE      network file (docs/netfile.md)\n"
+    "  --data DIR      Fashion-MNIST/MNIST IDX files or CIFAR-10 batches\n"
+    "  --epochs N      total epochs (overrides the net file's train line)\n"
+    "  --batch N       batch size\n"
+    "  --lr X          learning rate\n"
+    "  --threads N     threads (default: all cores; results do not depend on it)\n"
+    "  --seed N        seed of initialisation, shuffling, augmentation and dropout\n"
+    "  --out MODEL     where to write the model\n"
+    "  --resume MODEL  continue a run from its model file (bitwise as if never stopped)\n";
+
+typedef struct options {
+    const char *net, *data, *out, *resume;
+    int epochs, batch, threads, has_lr, has_seed;
+    float lr;
+    unsigned long long seed;
+} options;
+
+static int parse(int argc, char **argv, options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->data = CLI_DEFAULT_DATA;
+    o->threads = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(help, stdout); return 1; }
+        if (strncmp(a, "--", 2)) return cli_error("train", "unexpected argument '%s' (see --help)", a);
+        if (!(v = cli_value("train", argc, argv, &i))) return -1;
+        if (!strcmp(a, "--net")) o->net = v;
+        else if (!strcmp(a, "--data")) o->data = v;
+        else if (!strcmp(a, "--out")) o->out = v;
+        else if (!strcmp(a, "--resume")) o->resume = v;
+        else if (!strcmp(a, "--epochs")) { if (cli_int("train", a, v, 1, 100000, &o->epochs)) return -1; }
+        else if (!strcmp(a, "--batch")) { if (cli_int("train", a, v, 1, 65536, &o->batch)) return -1; }
+        else if (!strcmp(a, "--threads")) { if (cli_int("train", a, v, 1, 1024, &o->threads)) return -1; }
+        else if (!strcmp(a, "--lr")) { if (cli_float("train", a, v, 1e-12, 10, &o->lr)) return -1; o->has_lr = 1; }
+        else if (!strcmp(a, "--seed")) { if (cli_u64("train", a, v, &o->seed)) return -1; o->has_seed = 1; }
+        else return cli_error("train", "unknown option '%s' (see --help)", a);
+    }
+    if (o->net && o->resume) return cli_error("train", "--net and --resume: the network comes from the model");
+    return 0;
+}
+
+/* mkdir -p of the directory part of path. */
+static int make_parent_dirs(const char *path)
+{
+    char buf[4096];
+    if (strlen(path) >= sizeof buf) return -1;
+    strcpy(buf, path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return 0;
+}
+
+/* path without a trailing ".safetensors", plus suffix. */
+static void sibling(char *out, size_t len, const char *model, const char *suffix)
+{
+    size_t n = strlen(model);
+    const char *ext = ".safetensors";
+    if (n > strlen(ext) && !strcmp(model + n - strlen(ext), ext)) n -= strlen(ext);
+    snprintf(out, len, "%.*s%s", (int)n, model, suffix);
+}
+
+/* ---- metrics history kept in the model file, for --resume --------------- */
+
+static char *history_json(const ccnn_epoch_stats *h, int n, const ccnn_dataset *ds)
+{
+    cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "epochs");
+    cJSON *cls = cJSON_AddArrayToObject(root, "classes");
+    for (int k = 0; k < ds->n_classes; k++) cJSON_AddItemToArray(cls, cJSON_CreateString(ds->class_names[k]));
+    for (int i = 0; i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "epoch", h[i].epoch);
+        cJSON_AddNumberToObject(e, "loss", h[i].loss);
+        cJSON_AddNumberToObject(e, "train_acc", h[i].train_acc);
+        cJSON_AddNumberToObject(e, "test_acc", h[i].test_acc);
+        cJSON_AddNumberToObject(e, "seconds", h[i].seconds);
+        cJSON_AddNumberToObject(e, "images_per_s", h[i].images_per_s);
+        cJSON_AddNumberToObject(e, "lr", h[i].lr);
+        cJSON_AddItemToArray(arr, e);
+    }
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return s;
+}
+
+static int history_load(const char *model, ccnn_epoch_stats *h, int max)
+{
+    char *meta = NULL, err[256];
+    if (ccnn_model_read_meta(model, "ccnn.metrics", &meta, err, sizeof err)) return 0;
+    cJSON *root = cJSON_Parse(meta), *e;
+    free(meta);
+    int n = 0;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(root, "epochs")) {
+        if (n == max) break;
+        ccnn_epoch_stats *s = &h[n++];
+        s->epoch = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "epoch"));
+        s->loss = cJSON_GetNumberValue(cJSON_GetObjectItem(e, "loss"));
+        s->train_acc = cJSON_GetNumberValue(cJSON_GetObjectItem(e, "train_acc"));
+        s->test_acc = cJSON_GetNumberValue(cJSON_GetObjectItem(e, "test_acc"));
+        s->seconds = cJSON_GetNumberValue(cJSON_GetObjectItem(e, "seconds"));
+        s->images_per_s = cJSON_GetNumberValue(cJSON_GetObjectItem(e, "images_per_s"));
+        s->lr = cJSON_GetNumberValue(cJSON_GetObjectItem(e, "lr"));
+    }
+    cJSON_Delete(root);
+    return n;
+}
+
+/* ---- progress ------------------------------------------------------------ */
+
+typedef struct progress { int tty, epochs; double start, last; } progress;
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* A live bar on a terminal (stderr); nothing otherwise. */
+static int on_batch(void *user, int epoch, int batch, int n_batches, double loss, double ips)
+{
+    progress *p = user;
+    double t = now();
+    if (batch == 1) p->start = t;
+    if (!p->tty || (batch < n_batches && t - p->last < 0.1)) return 0;
+    p->last = t;
+    enum { WIDTH = 30 };
+    int fill = (int)((double)WIDTH * batch / n_batches);
+    double eta = (t - p->start) * (double)(n_batches - batch) / batch;
+    fprintf(stderr, "\r\033[Kepoch %d/%d [", epoch, p->epochs);
+    for (int i = 0; i < WIDTH; i++) fputc(i < fill ? '=' : (i == fill ? '>' : ' '), stderr);
+    fprintf(stderr, "] %3d%%  loss %.4f  %.0f img/s  ETA %.0fs", 100 * batch / n_batches, loss, ips, eta);
+    if (batch == n_batches) fputs("\r\033[K", stderr);
+    fflush(stderr);
+    return 0;
+}
+
+/* ---- the command ---------------------------------------------------------- */
+
+static void net_stem(const char *path, char *out, size_t len)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strcspn(base, ".");
+    snprintf(out, len, "%.*s", (int)(n ? n : strlen(base)), base);
+}
+
+static int save_all(const char *out, ccnn_net *net, ccnn_trainer *tr, const ccnn_epoch_stats *hist,
+                    int n_hist, const ccnn_dataset *test, const int *confusion)
+{
+    char err[512], path[4200];
+    char *json = history_json(hist, n_hist, test);
+    int rc = ccnn_model_save(out, net, tr, json, err, sizeof err);
+    free(json);
+    if (rc) return cli_error("train", "%s", err);
+    sibling(path, sizeof path, out, ".csv");
+    if (ccnn_report_write_csv(path, hist, n_hist))
+        return cli_error("train", "%s: cannot write: %s", path, strerror(errno));
+    sibling(path, sizeof path, out, ".html");
+    if (ccnn_report_write_html(path, "ccnn training report", hist, n_hist, confusion,
+                               ccnn_net_num_classes(net), (const char (*)[CCNN_NAME_MAX])test->class_names))
+        return cli_error("train", "%s: cannot write: %s", path, strerror(errno));
+    return 0;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    options o;
+    int prc = parse(argc, argv, &o);
+    if (prc) return prc > 0 ? 0 : 2;
+    if (o.threads > 0) ccnn_set_num_threads(o.threads);
+
+    char err[512], out_buf[4096];
+    ccnn_net *net = NULL;
+    ccnn_trainer *tr = NULL;
+    ccnn_dataset *train = NULL, *test = NULL;
+    ccnn_epoch_stats *hist = NULL;
+    int *confusion = NULL, status = 1, rc;
+
+    if (o.resume) {
+        if (cli_load_model("train", o.resume, &net, &tr)) goto done;
+    } else {
+        rc = o.net ? ccnn_net_load_file(o.net, &net, err, sizeof err)
+                   : ccnn_net_parse(cli_default_net, "nets/fashion-default.net (built in)", &net, err, sizeof err);
+        if (rc) { cli_error("train", "%s", err); goto done; }
+    }
+    ccnn_train_config *cfg = ccnn_net_train_config(net);
+    if (o.epochs) cfg->epochs = o.epochs;
+    if (o.batch) cfg->batch = o.batch;
+    if (o.has_lr) cfg->lr = o.lr;
+    if (o.has_seed) cfg->seed = o.seed;
+    if (!o.resume) {
+        if ((rc = ccnn_net_init(net, cfg->seed)) || (rc = ccnn_trainer_create(&tr, net))) {
+            cli_error("train", "%s", ccnn_strerror(rc));
+            goto done;
+        }
+    }
+    const char *out = o.out ? o.out : o.resume;
+    if (!out) {
+        char stem[256];
+        net_stem(o.net ? o.net : "fashion-default", stem, sizeof stem);
+        snprintf(out_buf, sizeof out_buf, "runs/%s/model.safetensors", stem);
+        out = out_buf;
+    }
+    if (make_parent_dirs(out)) { cli_error("train", "%s: cannot create its directory: %s", out, strerror(errno)); goto done; }
+
+    if (cli_load_data("train", o.data, &train, &test)) goto done;
+    const ccnn_input_spec *in = ccnn_net_input(net);
+    int classes = ccnn_net_num_classes(net);
+    if (train->c != in->c || train->h != in->h || train->w != in->w || train->n_classes > classes) {
+        cli_error("train", "%s: images are %dx%dx%d with %d classes, the network takes %dx%dx%d with %d classes",
+                  o.data, train->c, train->h, train->w, train->n_classes, in->c, in->h, in->w, classes);
+        goto done;
+    }
+    hist = calloc((size_t)cfg->epochs + 1, sizeof *hist);
+    confusion = calloc((size_t)classes * classes, sizeof *confusion);
+    if (!hist || !confusion) { cli_error("train", "out of memory"); goto done; }
+    int n_hist = o.resume ? history_load(o.resume, hist, cfg->epochs) : 0;
+
+    progress pg = {isatty(2), cfg->epochs, 0, 0};
+    int done_epochs = ccnn_trainer_epochs_done(tr);
+    size_t n_params = ccnn_net_num_params(net);
+    printf("network: %d layers, %zu parameters; data: %s (%d train, %d test images); %d threads, %s kernels\n",
+           ccnn_net_num_layers(net), n_params, o.data, train->n, test->n, ccnn_get_num_threads(),
+           ccnn_isa_name(ccnn_get_isa()));
+    if (o.resume) printf("resuming %s after epoch %d of %d\n", o.resume, done_epochs, cfg->epochs);
+    fflush(stdout);
+    double test_acc = NAN;
+    for (int e = done_epochs; e < cfg->epochs; e++) {
+        ccnn_epoch_stats st;
+        uint64_t bad = 0;
+        rc = ccnn_trainer_epoch(tr, train, &st, on_batch, &pg, &bad);
+        if (rc == CCNN_ENONFINITE) {
+            if (pg.tty) fputs("\n", stderr);
+            cli_error("train", "the loss or a gradient became NaN or infinite at step %llu (epoch %d); "
+                      "stopped. The last good model is %s%s", (unsigned long long)bad, e + 1, out,
+                      e > done_epochs || o.resume ? "" : " (none was written: this was the first epoch)");
+            goto done;
+        }
+        if (rc) { cli_error("train", "epoch %d: %s", e + 1, ccnn_strerror(rc)); goto done; }
+        if ((rc = ccnn_evaluate(net, test, 256, &test_acc, NULL, confusion))) {
+            cli_error("train", "evaluation: %s", ccnn_strerror(rc));
+            goto done;
+        }
+        st.test_acc = test_acc;
+        hist[n_hist++] = st;
+        printf("epoch %2d/%d  loss %.4f  train acc %.4f  test acc %.4f  %6.1f s  %6.0f img/s  lr %.3g\n",
+               st.epoch, cfg->epochs, st.loss, st.train_acc, st.test_acc, st.seconds, st.images_per_s, st.lr);
+        fflush(stdout);
+        if (save_all(out, net, tr, hist, n_hist, test, confusion)) goto done;
+    }
+    if (isnan(test_acc)) { /* nothing left to train: report the model as it is */
+        if ((rc = ccnn_evaluate(net, test, 256, &test_acc, NULL, confusion))) {
+            cli_error("train", "evaluation: %s", ccnn_strerror(rc));
+            goto done;
+        }
+    }
+    char csv[4200], html[4200];
+    sibling(csv, sizeof csv, out, ".csv");
+    sibling(html, sizeof html, out, ".html");
+    printf("model: %s  metrics: %s  report: %s\n", out, csv, html);
+    printf("test accuracy: %.4f\n", test_acc);
+    status = 0;
+done:
+    free(hist);
+    free(confusion);
+    ccnn_dataset_free(train);
+    ccnn_dataset_free(test);
+    ccnn_trainer_free(tr);
+    ccnn_net_free(net);
+    return status;
+}
