@@ -66,10 +66,11 @@ test: $(BUILD)/ccnn_tests all
 	$(BUILD)/ccnn_tests
 
 # Same suite, instrumented; its own build folder so objects never mix.
+# The command is instrumented too, and the CLI tests run it.
 test-sanitize:
 	$(MAKE) BUILD=build/sanitize OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	    LDFLAGS="-fsanitize=address,undefined" build/sanitize/ccnn_tests
-	ASAN_OPTIONS=detect_leaks=1 build/sanitize/ccnn_tests
+	    LDFLAGS="-fsanitize=address,undefined" build/sanitize/ccnn_tests build/sanitize/ccnn
+	ASAN_OPTIONS=detect_leaks=1 CCNN_CLI=build/sanitize/ccnn build/sanitize/ccnn_tests
 
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
