@@ -233,6 +233,8 @@ typedef struct ccnn_tensor_info {
 } ccnn_tensor_info;
 int ccnn_net_num_tensors(const ccnn_net *net);
 int ccnn_net_tensor(ccnn_net *net, int i, ccnn_tensor_info *info);
+/* The tensor called `name` ("conv1.weight"); CCNN_ENOTFOUND if none. */
+int ccnn_net_find_tensor(ccnn_net *net, const char *name, ccnn_tensor_info *info);
 
 /* Initialise the weights (He or Xavier normal, per layer spec; biases 0;
  * batch norm scale 1, shift 0) from a seed. Same seed, same numbers. */

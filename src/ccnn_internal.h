@@ -26,6 +26,11 @@ int ccnn_conv_fast_backward_data(const ccnn_conv_dims *d, const float *dy, const
 int ccnn_conv_fast_backward_weights(const ccnn_conv_dims *d, const float *x, const float *dy,
                                     float *dw, float *dbias);
 
+/* Formats a message into err (which may be NULL; errlen is its size) and
+ * returns code: `return ccnn_errf(err, errlen, CCNN_EINVAL, "...", ...);`. */
+int ccnn_errf(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Thread count for OpenMP regions (>= 1). */
 int ccnn_threads(void);
 

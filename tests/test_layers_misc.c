@@ -51,15 +51,12 @@ static ccnn_layer_spec multi(ccnn_layer_type type, const char *name, const char 
 /* The data of tensor "layer.suffix", or NULL. */
 static float *tensor(ccnn_net *net, const char *name, size_t *count)
 {
-    for (int i = 0; i < ccnn_net_num_tensors(net); i++) {
-        ccnn_tensor_info ti;
-        if (ccnn_net_tensor(net, i, &ti) || strcmp(ti.name, name)) continue;
-        size_t n = 1;
-        for (int d = 0; d < ti.ndim; d++) n *= (size_t)ti.dims[d];
-        if (count) *count = n;
-        return ti.data;
-    }
-    return NULL;
+    ccnn_tensor_info ti;
+    if (ccnn_net_find_tensor(net, name, &ti)) return NULL;
+    size_t n = 1;
+    for (int d = 0; d < ti.ndim; d++) n *= (size_t)ti.dims[d];
+    if (count) *count = n;
+    return ti.data;
 }
 
 static void last_info(ccnn_net *net, ccnn_layer_info *info)

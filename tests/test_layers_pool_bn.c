@@ -47,15 +47,12 @@ static ccnn_net *make_net(int c, int h, int w, const ccnn_layer_spec *specs, int
 /* The tensor of the net called `name`, or NULL. */
 static float *tensor(ccnn_net *net, const char *name, size_t *count)
 {
-    for (int i = 0; i < ccnn_net_num_tensors(net); i++) {
-        ccnn_tensor_info ti;
-        if (ccnn_net_tensor(net, i, &ti) || strcmp(ti.name, name)) continue;
-        size_t n = 1;
-        for (int d = 0; d < ti.ndim; d++) n *= (size_t)ti.dims[d];
-        if (count) *count = n;
-        return ti.data;
-    }
-    return NULL;
+    ccnn_tensor_info ti;
+    if (ccnn_net_find_tensor(net, name, &ti)) return NULL;
+    size_t n = 1;
+    for (int d = 0; d < ti.ndim; d++) n *= (size_t)ti.dims[d];
+    if (count) *count = n;
+    return ti.data;
 }
 
 typedef struct { int kh, kw, sh, sw, pt, pb, pl, pr; } pool_cfg;
@@ -241,7 +238,7 @@ static void check_bn_forward(int N, int C, int H, int W, float eps, float moment
     ccnn_net *net = make_net(C, H, W, &s, 1);
     REQUIRE(net);
     CHECK(ccnn_net_num_params(net) == (size_t)2 * C && ccnn_net_num_state(net) == (size_t)2 * C);
-    size_t nc;
+    size_t nc = 0;
     float *g = tensor(net, "bn.weight", &nc), *b = tensor(net, "bn.bias", NULL);
     float *rm = tensor(net, "bn.running_mean", NULL), *rv = tensor(net, "bn.running_var", NULL);
     REQUIRE(g && b && rm && rv && nc == (size_t)C);

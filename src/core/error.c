@@ -1,5 +1,7 @@
 /* error.c - messages for the CCNN_E* return codes. */
-#include "ccnn.h"
+#include "ccnn_internal.h"
+#include <stdarg.h>
+#include <stdio.h>
 
 const char *ccnn_strerror(int code)
 {
@@ -15,4 +17,15 @@ const char *ccnn_strerror(int code)
     case CCNN_ENOTFOUND: return "not found";
     default: return "unknown error code";
     }
+}
+
+int ccnn_errf(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
 }

@@ -7,8 +7,6 @@
 #include <zlib.h>
 
 /* snprintf into err (err may be NULL, errlen may be 0). */
-void ccnn_data_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* Class names. */
 void ccnn_data_names_digits(ccnn_dataset *ds);   /* "0".."9" */

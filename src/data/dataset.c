@@ -27,15 +27,6 @@
 
 /* ---- shared helpers ------------------------------------------------------ */
 
-void ccnn_data_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static void set_names(ccnn_dataset *ds, const char *const *names, int n)
 {
     memset(ds->class_names, 0, sizeof ds->class_names);
@@ -81,7 +72,7 @@ int ccnn_data_gzopen(const char *path, gzFile *f, char *err, size_t errlen)
     gzFile g = gzopen(path, "rb");
     if (!g) {
         int e = errno;
-        ccnn_data_err(err, errlen, "%s: cannot open: %s", path,
+        ccnn_errf(err, errlen, 0, "%s: cannot open: %s", path,
                       e ? strerror(e) : "out of memory");
         return (e == 0 || e == ENOMEM) ? CCNN_ENOMEM : CCNN_EIO;
     }
@@ -114,14 +105,14 @@ int ccnn_data_gzfail(gzFile f, const char *path, char *err, size_t errlen)
     if (msg && strncmp(msg, path, pl) == 0 && msg[pl] == ':' && msg[pl + 1] == ' ') msg += pl + 2;
     if (!msg || !*msg) msg = zerr == Z_ERRNO ? strerror(saved) : "unknown error";
     if (zerr == Z_ERRNO) {
-        ccnn_data_err(err, errlen, "%s: read error: %s", path, msg);
+        ccnn_errf(err, errlen, 0, "%s: read error: %s", path, msg);
         return CCNN_EIO;
     }
     if (zerr == Z_MEM_ERROR) {
-        ccnn_data_err(err, errlen, "%s: out of memory while decompressing", path);
+        ccnn_errf(err, errlen, 0, "%s: out of memory while decompressing", path);
         return CCNN_ENOMEM;
     }
-    ccnn_data_err(err, errlen, "%s: corrupt gzip data: %s", path, msg);
+    ccnn_errf(err, errlen, 0, "%s: corrupt gzip data: %s", path, msg);
     return CCNN_EFORMAT;
 }
 
@@ -131,13 +122,13 @@ int ccnn_data_gzexpect_end(gzFile f, const char *path, const char *what, char *e
     int r = gzread(f, &extra, 1);
     if (r < 0) return ccnn_data_gzfail(f, path, err, errlen);
     if (r > 0) {
-        ccnn_data_err(err, errlen, "%s: trailing data after %s", path, what);
+        ccnn_errf(err, errlen, 0, "%s: trailing data after %s", path, what);
         return CCNN_EFORMAT;
     }
     int zerr = Z_OK;
     gzerror(f, &zerr);
     if (zerr == Z_BUF_ERROR) { /* the gzip stream stops before its end */
-        ccnn_data_err(err, errlen, "%s: truncated gzip stream (the data is complete but the "
+        ccnn_errf(err, errlen, 0, "%s: truncated gzip stream (the data is complete but the "
                       "compressed file is cut short)", path);
         return CCNN_EFORMAT;
     }
@@ -184,7 +175,7 @@ static int load_dir_idx(const char *dir, char *const paths[4], ccnn_dataset **tr
     rc = ccnn_dataset_load_idx(&te, paths[2], paths[3], err, errlen);
     if (rc) { ccnn_dataset_free(tr); return rc; }
     if (tr->h != te->h || tr->w != te->w) {
-        ccnn_data_err(err, errlen, "%s: training images are %dx%d but test images are %dx%d",
+        ccnn_errf(err, errlen, 0, "%s: training images are %dx%d but test images are %dx%d",
                       dir, tr->h, tr->w, te->h, te->w);
         ccnn_dataset_free(tr);
         ccnn_dataset_free(te);
@@ -217,10 +208,10 @@ static int load_dir_cifar(const char *base, ccnn_dataset **train, ccnn_dataset *
     for (int i = 0; i < 6 && !rc; i++) {
         paths[i] = join(base, names[i], "");
         if (!paths[i]) {
-            ccnn_data_err(err, errlen, "%s: out of memory", base);
+            ccnn_errf(err, errlen, 0, "%s: out of memory", base);
             rc = CCNN_ENOMEM;
         } else if (!is_file(paths[i])) {
-            ccnn_data_err(err, errlen, "%s: found data_batch_1.bin but not %s (CIFAR-10 needs "
+            ccnn_errf(err, errlen, 0, "%s: found data_batch_1.bin but not %s (CIFAR-10 needs "
                           "data_batch_1..5.bin and test_batch.bin)", base, names[i]);
             rc = CCNN_ENOTFOUND;
         }
@@ -243,16 +234,16 @@ int ccnn_dataset_load_dir(const char *dir, ccnn_dataset **train, ccnn_dataset **
     static const char *const idx_names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
     if (!dir || !train || !test) {
-        ccnn_data_err(err, errlen, "ccnn_dataset_load_dir: NULL argument");
+        ccnn_errf(err, errlen, 0, "ccnn_dataset_load_dir: NULL argument");
         return CCNN_EINVAL;
     }
     struct stat st;
     if (stat(dir, &st) != 0) {
-        ccnn_data_err(err, errlen, "%s: %s", dir, strerror(errno));
+        ccnn_errf(err, errlen, 0, "%s: %s", dir, strerror(errno));
         return CCNN_EIO;
     }
     if (!S_ISDIR(st.st_mode)) {
-        ccnn_data_err(err, errlen, "%s: not a directory", dir);
+        ccnn_errf(err, errlen, 0, "%s: not a directory", dir);
         return CCNN_EIO;
     }
 
@@ -264,13 +255,13 @@ int ccnn_dataset_load_dir(const char *dir, ccnn_dataset **train, ccnn_dataset **
         found += paths[i] != NULL;
     }
     if (nomem) {
-        ccnn_data_err(err, errlen, "%s: out of memory", dir);
+        ccnn_errf(err, errlen, 0, "%s: out of memory", dir);
         rc = CCNN_ENOMEM;
     } else if (found > 0 && found < 4) {
         int have = 0, miss = 0;
         while (!paths[have]) have++;
         while (paths[miss]) miss++;
-        ccnn_data_err(err, errlen, "%s: found %s but not %s[.gz] (IDX data needs "
+        ccnn_errf(err, errlen, 0, "%s: found %s but not %s[.gz] (IDX data needs "
                       "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte "
                       "and t10k-labels-idx1-ubyte, each optionally .gz)",
                       dir, paths[have] + strlen(dir) + 1, idx_names[miss]);
@@ -287,7 +278,7 @@ int ccnn_dataset_load_dir(const char *dir, ccnn_dataset **train, ccnn_dataset **
         char *probe = base ? join(base, "data_batch_1.bin", "") : NULL;
         if (!probe) {
             free(base);
-            ccnn_data_err(err, errlen, "%s: out of memory", dir);
+            ccnn_errf(err, errlen, 0, "%s: out of memory", dir);
             return CCNN_ENOMEM;
         }
         int there = is_file(probe);
@@ -296,7 +287,7 @@ int ccnn_dataset_load_dir(const char *dir, ccnn_dataset **train, ccnn_dataset **
         free(base);
         if (there) return rc;
     }
-    ccnn_data_err(err, errlen, "%s: no Fashion-MNIST/MNIST IDX files or CIFAR-10 batches found "
+    ccnn_errf(err, errlen, 0, "%s: no Fashion-MNIST/MNIST IDX files or CIFAR-10 batches found "
                   "(expected train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
                   "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz, plain or gzipped; "
                   "or data_batch_1..5.bin and test_batch.bin, possibly in cifar-10-batches-bin/)",

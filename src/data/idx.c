@@ -44,17 +44,17 @@ static int read_header(gzFile f, const char *path, uint32_t magic_want, const ch
     size_t want = 4 + 4 * (size_t)ndim, got = 0;
     if (ccnn_data_gzread_full(f, hdr, 4, &got)) return ccnn_data_gzfail(f, path, err, errlen);
     if (got == 0) {
-        ccnn_data_err(err, errlen, "%s: empty file (expected an IDX %s file)", path, kind);
+        ccnn_errf(err, errlen, 0, "%s: empty file (expected an IDX %s file)", path, kind);
         return CCNN_EFORMAT;
     }
     if (got < 4) {
-        ccnn_data_err(err, errlen, "%s: truncated IDX header (the file ends after %zu bytes)",
+        ccnn_errf(err, errlen, 0, "%s: truncated IDX header (the file ends after %zu bytes)",
                       path, got);
         return CCNN_EFORMAT;
     }
     uint32_t magic = be32(hdr);
     if (magic != magic_want) {
-        ccnn_data_err(err, errlen, "%s: wrong magic number 0x%08x (expected 0x%08x for an IDX %s "
+        ccnn_errf(err, errlen, 0, "%s: wrong magic number 0x%08x (expected 0x%08x for an IDX %s "
                       "file)", path, (unsigned)magic, (unsigned)magic_want, kind);
         return CCNN_EFORMAT;
     }
@@ -62,7 +62,7 @@ static int read_header(gzFile f, const char *path, uint32_t magic_want, const ch
     if (ccnn_data_gzread_full(f, hdr + 4, want - 4, &got2))
         return ccnn_data_gzfail(f, path, err, errlen);
     if (got2 < want - 4) {
-        ccnn_data_err(err, errlen, "%s: truncated IDX header (the file ends after %zu bytes)",
+        ccnn_errf(err, errlen, 0, "%s: truncated IDX header (the file ends after %zu bytes)",
                       path, 4 + got2);
         return CCNN_EFORMAT;
     }
@@ -79,7 +79,7 @@ static int read_body(gzFile f, const char *path, size_t total, unsigned char **o
     size_t cap = total < FIRST_ALLOC ? total : FIRST_ALLOC, have = 0;
     unsigned char *buf = malloc(cap ? cap : 1);
     if (!buf) {
-        ccnn_data_err(err, errlen, "%s: out of memory", path);
+        ccnn_errf(err, errlen, 0, "%s: out of memory", path);
         return CCNN_ENOMEM;
     }
     while (have < total) {
@@ -88,7 +88,7 @@ static int read_body(gzFile f, const char *path, size_t total, unsigned char **o
             unsigned char *nb = realloc(buf, ncap);
             if (!nb) {
                 free(buf);
-                ccnn_data_err(err, errlen, "%s: out of memory", path);
+                ccnn_errf(err, errlen, 0, "%s: out of memory", path);
                 return CCNN_ENOMEM;
             }
             buf = nb;
@@ -117,21 +117,21 @@ static int load_images(const char *path, unsigned char **pixels, uint32_t *n, ui
     unsigned char *buf = NULL;
     rc = read_header(f, path, IDX_MAGIC_IMAGES, "image", 3, d, err, errlen);
     if (!rc && d[0] == 0) {
-        ccnn_data_err(err, errlen, "%s: the header says 0 images", path);
+        ccnn_errf(err, errlen, 0, "%s: the header says 0 images", path);
         rc = CCNN_EFORMAT;
     } else if (!rc && d[0] > (uint32_t)INT_MAX) {
-        ccnn_data_err(err, errlen, "%s: absurd image count %u in the header", path, (unsigned)d[0]);
+        ccnn_errf(err, errlen, 0, "%s: absurd image count %u in the header", path, (unsigned)d[0]);
         rc = CCNN_EFORMAT;
     } else if (!rc && (d[1] == 0 || d[2] == 0 || d[1] > IDX_MAX_SIDE || d[2] > IDX_MAX_SIDE ||
                        (uint64_t)d[1] * d[2] > IDX_MAX_PIXELS)) {
-        ccnn_data_err(err, errlen, "%s: absurd image size %ux%u in the header", path,
+        ccnn_errf(err, errlen, 0, "%s: absurd image size %ux%u in the header", path,
                       (unsigned)d[1], (unsigned)d[2]);
         rc = CCNN_EFORMAT;
     }
     if (rc) goto done;
     const uint64_t per = (uint64_t)d[1] * d[2], total = per * d[0]; /* <= 2^55 */
     if (total > SIZE_MAX / 2) {
-        ccnn_data_err(err, errlen, "%s: %u images of %ux%u do not fit in memory", path,
+        ccnn_errf(err, errlen, 0, "%s: %u images of %ux%u do not fit in memory", path,
                       (unsigned)d[0], (unsigned)d[1], (unsigned)d[2]);
         rc = CCNN_EOVERFLOW;
         goto done;
@@ -140,7 +140,7 @@ static int load_images(const char *path, unsigned char **pixels, uint32_t *n, ui
     rc = read_body(f, path, (size_t)total, &buf, &got, err, errlen);
     if (rc) goto done;
     if (got < total) {
-        ccnn_data_err(err, errlen, "%s: truncated: the header says %u images of %ux%u but the "
+        ccnn_errf(err, errlen, 0, "%s: truncated: the header says %u images of %ux%u but the "
                       "file ends after %zu images", path, (unsigned)d[0], (unsigned)d[1],
                       (unsigned)d[2], (size_t)(got / per));
         rc = CCNN_EFORMAT;
@@ -172,10 +172,10 @@ static int load_labels(const char *path, unsigned char **labels, uint32_t *n, ch
     unsigned char *buf = NULL;
     rc = read_header(f, path, IDX_MAGIC_LABELS, "label", 1, d, err, errlen);
     if (!rc && d[0] == 0) {
-        ccnn_data_err(err, errlen, "%s: the header says 0 labels", path);
+        ccnn_errf(err, errlen, 0, "%s: the header says 0 labels", path);
         rc = CCNN_EFORMAT;
     } else if (!rc && d[0] > (uint32_t)INT_MAX) {
-        ccnn_data_err(err, errlen, "%s: absurd label count %u in the header", path, (unsigned)d[0]);
+        ccnn_errf(err, errlen, 0, "%s: absurd label count %u in the header", path, (unsigned)d[0]);
         rc = CCNN_EFORMAT;
     }
     if (rc) goto done;
@@ -183,7 +183,7 @@ static int load_labels(const char *path, unsigned char **labels, uint32_t *n, ch
     rc = read_body(f, path, d[0], &buf, &got, err, errlen);
     if (rc) goto done;
     if (got < d[0]) {
-        ccnn_data_err(err, errlen, "%s: truncated: the header says %u labels but the file ends "
+        ccnn_errf(err, errlen, 0, "%s: truncated: the header says %u labels but the file ends "
                       "after %zu labels", path, (unsigned)d[0], got);
         rc = CCNN_EFORMAT;
         goto done;
@@ -193,7 +193,7 @@ static int load_labels(const char *path, unsigned char **labels, uint32_t *n, ch
     rc = ccnn_data_gzexpect_end(f, path, what, err, errlen);
     for (size_t i = 0; !rc && i < d[0]; i++) {
         if (buf[i] >= IDX_CLASSES) {
-            ccnn_data_err(err, errlen, "%s: label %u of item %zu is out of range (expected 0..%d)",
+            ccnn_errf(err, errlen, 0, "%s: label %u of item %zu is out of range (expected 0..%d)",
                           path, (unsigned)buf[i], i, IDX_CLASSES - 1);
             rc = CCNN_EFORMAT;
         }
@@ -213,7 +213,7 @@ int ccnn_dataset_load_idx(ccnn_dataset **out, const char *images_path, const cha
                           char *err, size_t errlen)
 {
     if (!out || !images_path || !labels_path) {
-        ccnn_data_err(err, errlen, "ccnn_dataset_load_idx: NULL argument");
+        ccnn_errf(err, errlen, 0, "ccnn_dataset_load_idx: NULL argument");
         return CCNN_EINVAL;
     }
     unsigned char *pixels = NULL, *labels = NULL;
@@ -226,7 +226,7 @@ int ccnn_dataset_load_idx(ccnn_dataset **out, const char *images_path, const cha
         return rc;
     }
     if (n != nl) {
-        ccnn_data_err(err, errlen, "%s has %u images but %s has %u labels", images_path,
+        ccnn_errf(err, errlen, 0, "%s has %u images but %s has %u labels", images_path,
                       (unsigned)n, labels_path, (unsigned)nl);
         free(pixels);
         free(labels);
@@ -234,7 +234,7 @@ int ccnn_dataset_load_idx(ccnn_dataset **out, const char *images_path, const cha
     }
     ccnn_dataset *ds = calloc(1, sizeof *ds);
     if (!ds) {
-        ccnn_data_err(err, errlen, "%s: out of memory", images_path);
+        ccnn_errf(err, errlen, 0, "%s: out of memory", images_path);
         free(pixels);
         free(labels);
         return CCNN_ENOMEM;

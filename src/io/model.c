@@ -15,7 +15,7 @@
 
 #define MODEL_FORMAT "ccnn-model-1"
 #define OPTIM_PREFIX "optim."
-#define ERRF(code, ...) ccnn_st_errf(err, errlen, code, __VA_ARGS__)
+#define ERRF(code, ...) ccnn_errf(err, errlen, code, __VA_ARGS__)
 
 static int is_optim(const char *name)
 {

@@ -12,17 +12,7 @@
 
 #define MAX_EXACT 9007199254740992.0 /* 2^53: integers a JSON double holds exactly */
 
-int ccnn_st_errf(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-#define ERRF(code, ...) ccnn_st_errf(err, errlen, code, __VA_ARGS__)
+#define ERRF(code, ...) ccnn_errf(err, errlen, code, __VA_ARGS__)
 
 static int host_is_le(void)
 {

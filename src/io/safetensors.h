@@ -14,7 +14,7 @@
 #ifndef CCNN_IO_SAFETENSORS_H
 #define CCNN_IO_SAFETENSORS_H
 
-#include "ccnn.h"
+#include "ccnn_internal.h"
 #include <stdint.h>
 #include <stdio.h>
 
@@ -94,8 +94,5 @@ int ccnn_atomic_open(ccnn_atomic_file *af, const char *path, char *err, size_t e
 int ccnn_atomic_commit(ccnn_atomic_file *af, char *err, size_t errlen);
 void ccnn_atomic_abort(ccnn_atomic_file *af);
 
-/* snprintf into err if err is not NULL; returns code. */
-int ccnn_st_errf(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 #endif

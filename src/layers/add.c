@@ -27,7 +27,7 @@ static int add_setup(ccnn_layer *l, char *err, size_t errlen)
         if (a.c != b.c || a.h != b.h || a.w != b.w) {
             char shapes[CCNN_MAX_INPUTS * (CCNN_NAME_MAX + 40)];
             list_shapes(l, shapes, sizeof shapes);
-            return ccnn_layer_error(err, errlen, CCNN_ESHAPE,
+            return ccnn_errf(err, errlen, CCNN_ESHAPE,
                                     "inputs must have the same shape, got %s", shapes);
         }
     }

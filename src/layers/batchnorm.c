@@ -30,9 +30,9 @@ static int bn_setup(ccnn_layer *l, char *err, size_t errlen)
     if (s->eps == 0) s->eps = 1e-5f;
     if (s->momentum == 0) s->momentum = 0.1f;
     if (!(s->eps > 0) || !isfinite(s->eps))
-        return ccnn_layer_error(err, errlen, CCNN_EINVAL, "eps must be > 0 (got %g)", s->eps);
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "eps must be > 0 (got %g)", s->eps);
     if (!(s->momentum > 0 && s->momentum <= 1))
-        return ccnn_layer_error(err, errlen, CCNN_EINVAL, "momentum must be in (0, 1] (got %g)",
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "momentum must be in (0, 1] (got %g)",
                                 s->momentum);
     int c = l->in_shape[0].c;
     l->out_shape = l->in_shape[0];

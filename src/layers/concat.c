@@ -11,13 +11,13 @@ static int concat_setup(ccnn_layer *l, char *err, size_t errlen)
     for (int i = 0; i < l->n_in; i++) {
         ccnn_shape a = l->in_shape[0], b = l->in_shape[i];
         if (a.h != b.h || a.w != b.w)
-            return ccnn_layer_error(err, errlen, CCNN_ESHAPE,
+            return ccnn_errf(err, errlen, CCNN_ESHAPE,
                                     "inputs must have the same height and width: %s is %dx%dx%d, %s is %dx%dx%d",
                                     l->spec.inputs[0], a.c, a.h, a.w, l->spec.inputs[i], b.c, b.h, b.w);
         c += b.c;
     }
     if (c > INT_MAX)
-        return ccnn_layer_error(err, errlen, CCNN_EOVERFLOW, "%lld channels do not fit an int", c);
+        return ccnn_errf(err, errlen, CCNN_EOVERFLOW, "%lld channels do not fit an int", c);
     l->out_shape = (ccnn_shape){(int)c, l->in_shape[0].h, l->in_shape[0].w};
     return CCNN_OK;
 }

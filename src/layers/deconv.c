@@ -59,30 +59,30 @@ static int deconv_setup(ccnn_layer *l, char *err, size_t errlen)
 {
     ccnn_layer_spec *s = &l->spec;
     ccnn_shape in = l->in_shape[0];
-    if (s->filters <= 0) return ccnn_layer_error(err, errlen, CCNN_EINVAL, "filters must be > 0");
+    if (s->filters <= 0) return ccnn_errf(err, errlen, CCNN_EINVAL, "filters must be > 0");
     if (s->size_h <= 0 || s->size_w <= 0)
-        return ccnn_layer_error(err, errlen, CCNN_EINVAL, "size must be > 0");
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "size must be > 0");
     if (s->stride_h < 0 || s->stride_w < 0 || s->dilation_h < 0 || s->dilation_w < 0 || s->groups < 0)
-        return ccnn_layer_error(err, errlen, CCNN_EINVAL, "stride, dilation and groups must be > 0");
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "stride, dilation and groups must be > 0");
     if (s->pad_top < 0 || s->pad_bottom < 0 || s->pad_left < 0 || s->pad_right < 0 ||
         s->output_pad_h < 0 || s->output_pad_w < 0)
-        return ccnn_layer_error(err, errlen, CCNN_EINVAL, "padding and output padding must be >= 0");
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "padding and output padding must be >= 0");
     if (!s->stride_h) s->stride_h = 1;
     if (!s->stride_w) s->stride_w = 1;
     if (!s->dilation_h) s->dilation_h = 1;
     if (!s->dilation_w) s->dilation_w = 1;
     if (!s->groups) s->groups = 1;
     if (in.c % s->groups || s->filters % s->groups)
-        return ccnn_layer_error(err, errlen, CCNN_ESHAPE,
+        return ccnn_errf(err, errlen, CCNN_ESHAPE,
                                 "groups=%d must divide the %d input channels and the %d filters",
                                 s->groups, in.c, s->filters);
     /* PyTorch's rule: beyond this the extra rows would be outside any scatter */
     if (s->output_pad_h >= s->stride_h && s->output_pad_h >= s->dilation_h)
-        return ccnn_layer_error(err, errlen, CCNN_EINVAL,
+        return ccnn_errf(err, errlen, CCNN_EINVAL,
                                 "output_pad_h=%d must be smaller than stride_h=%d or dilation_h=%d",
                                 s->output_pad_h, s->stride_h, s->dilation_h);
     if (s->output_pad_w >= s->stride_w && s->output_pad_w >= s->dilation_w)
-        return ccnn_layer_error(err, errlen, CCNN_EINVAL,
+        return ccnn_errf(err, errlen, CCNN_EINVAL,
                                 "output_pad_w=%d must be smaller than stride_w=%d or dilation_w=%d",
                                 s->output_pad_w, s->stride_w, s->dilation_w);
 
@@ -91,22 +91,22 @@ static int deconv_setup(ccnn_layer *l, char *err, size_t errlen)
     axis(in.h, s->size_h, s->stride_h, s->pad_top, s->pad_bottom, s->dilation_h, s->output_pad_h, &ho, &lh, &pb);
     axis(in.w, s->size_w, s->stride_w, s->pad_left, s->pad_right, s->dilation_w, s->output_pad_w, &wo, &lw, &pr);
     if (ho < 1 || wo < 1)
-        return ccnn_layer_error(err, errlen, CCNN_ESHAPE,
+        return ccnn_errf(err, errlen, CCNN_ESHAPE,
                                 "padding %d,%d,%d,%d leaves an empty %lldx%lld output for the %dx%d input",
                                 s->pad_top, s->pad_bottom, s->pad_left, s->pad_right, ho, wo, in.h, in.w);
     if (ho > INT_MAX || wo > INT_MAX)
-        return ccnn_layer_error(err, errlen, CCNN_EOVERFLOW, "output %lldx%lld is too large", ho, wo);
+        return ccnn_errf(err, errlen, CCNN_EOVERFLOW, "output %lldx%lld is too large", ho, wo);
     if (lh < 1 || lw < 1)
-        return ccnn_layer_error(err, errlen, CCNN_ESHAPE,
+        return ccnn_errf(err, errlen, CCNN_ESHAPE,
                                 "pad_top/pad_left crop away every output the kernel reaches");
 
     /* The conv must map H_c x W_c back to exactly H x W; it also checks sizes. */
     int hc, wc, P, Q;
     ccnn_conv2d_params p = deconv_conv(l, 1, &hc, &wc);
     int rc = ccnn_conv2d_output_size(&p, &P, &Q);
-    if (rc) return ccnn_layer_error(err, errlen, rc, "%s", ccnn_strerror(rc));
+    if (rc) return ccnn_errf(err, errlen, rc, "%s", ccnn_strerror(rc));
     if (P != in.h || Q != in.w)
-        return ccnn_layer_error(err, errlen, CCNN_ESHAPE, "internal: conv gives %dx%d, not %dx%d",
+        return ccnn_errf(err, errlen, CCNN_ESHAPE, "internal: conv gives %dx%d, not %dx%d",
                                 P, Q, in.h, in.w);
 
     l->out_shape = (ccnn_shape){s->filters, (int)ho, (int)wo};

@@ -7,10 +7,10 @@
 static int dense_setup(ccnn_layer *l, char *err, size_t errlen)
 {
     if (l->spec.filters <= 0)
-        return ccnn_layer_error(err, errlen, CCNN_EINVAL, "the number of outputs must be > 0");
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "the number of outputs must be > 0");
     size_t in = ccnn_shape_size(l->in_shape[0]);
     if (in > (size_t)INT32_MAX || (double)in * l->spec.filters > 1e9)
-        return ccnn_layer_error(err, errlen, CCNN_EOVERFLOW, "%zu x %d weights are too many",
+        return ccnn_errf(err, errlen, CCNN_EOVERFLOW, "%zu x %d weights are too many",
                                 in, l->spec.filters);
     l->out_shape = (ccnn_shape){l->spec.filters, 1, 1};
     ccnn_layer_add_tensor(l, "weight", 0, 2, l->spec.filters, (int)in, 0, 0);

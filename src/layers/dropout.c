@@ -23,7 +23,7 @@ static int dropout_setup(ccnn_layer *l, char *err, size_t errlen)
 {
     float p = l->spec.rate;
     if (!(p >= 0 && p < 1))
-        return ccnn_layer_error(err, errlen, CCNN_EINVAL, "rate must be in [0, 1) (got %g)", p);
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "rate must be in [0, 1) (got %g)", p);
     l->out_shape = l->in_shape[0];
     l->flops = (double)ccnn_shape_size(l->in_shape[0]);
     return CCNN_OK;

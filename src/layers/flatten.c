@@ -8,7 +8,7 @@ static int flatten_setup(ccnn_layer *l, char *err, size_t errlen)
 {
     size_t n = ccnn_shape_size(l->in_shape[0]);
     if (n > INT_MAX)
-        return ccnn_layer_error(err, errlen, CCNN_EOVERFLOW, "%zu values per sample do not fit an int", n);
+        return ccnn_errf(err, errlen, CCNN_EOVERFLOW, "%zu values per sample do not fit an int", n);
     l->out_shape = (ccnn_shape){(int)n, 1, 1};
     return CCNN_OK;
 }

@@ -9,7 +9,7 @@
 static int leaky_setup(ccnn_layer *l, char *err, size_t errlen)
 {
     if (!isfinite(l->spec.slope))
-        return ccnn_layer_error(err, errlen, CCNN_EINVAL, "slope must be finite");
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "slope must be finite");
     if (l->spec.slope == 0) l->spec.slope = 0.01f;
     l->out_shape = l->in_shape[0];
     l->flops = (double)ccnn_shape_size(l->out_shape);

@@ -28,21 +28,21 @@ int ccnn_pool2d_setup(ccnn_layer *l, char *err, size_t errlen)
     ccnn_layer_spec *s = &l->spec;
     ccnn_shape in = l->in_shape[0];
     if (s->size_h <= 0 || s->size_w <= 0)
-        return ccnn_layer_error(err, errlen, CCNN_EINVAL, "size must be > 0 (got %dx%d)",
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "size must be > 0 (got %dx%d)",
                                 s->size_h, s->size_w);
     if (s->stride_h < 0 || s->stride_w < 0)
-        return ccnn_layer_error(err, errlen, CCNN_EINVAL, "stride must be >= 0");
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "stride must be >= 0");
     if (!s->stride_h) s->stride_h = s->size_h;
     if (!s->stride_w) s->stride_w = s->size_w;
     if (s->dilation_h < 0 || s->dilation_h > 1 || s->dilation_w < 0 || s->dilation_w > 1)
-        return ccnn_layer_error(err, errlen, CCNN_EINVAL, "pools have no dilation (got %d,%d)",
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "pools have no dilation (got %d,%d)",
                                 s->dilation_h, s->dilation_w);
     s->dilation_h = s->dilation_w = 1;
     if (s->pad_top < 0 || s->pad_bottom < 0 || s->pad_left < 0 || s->pad_right < 0)
-        return ccnn_layer_error(err, errlen, CCNN_EINVAL, "padding must be >= 0");
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "padding must be >= 0");
     if (s->pad_top >= s->size_h || s->pad_bottom >= s->size_h ||
         s->pad_left >= s->size_w || s->pad_right >= s->size_w)
-        return ccnn_layer_error(err, errlen, CCNN_EINVAL,
+        return ccnn_errf(err, errlen, CCNN_EINVAL,
                                 "pad %d,%d,%d,%d (top,bottom,left,right) must be smaller than the "
                                 "%dx%d kernel on each side",
                                 s->pad_top, s->pad_bottom, s->pad_left, s->pad_right,
@@ -50,12 +50,12 @@ int ccnn_pool2d_setup(ccnn_layer *l, char *err, size_t errlen)
     int64_t span_h = (int64_t)in.h + s->pad_top + s->pad_bottom;
     int64_t span_w = (int64_t)in.w + s->pad_left + s->pad_right;
     if (span_h < s->size_h || span_w < s->size_w)
-        return ccnn_layer_error(err, errlen, CCNN_ESHAPE,
+        return ccnn_errf(err, errlen, CCNN_ESHAPE,
                                 "a %dx%d kernel does not fit the %dx%d input with padding %d,%d,%d,%d",
                                 s->size_h, s->size_w, in.h, in.w,
                                 s->pad_top, s->pad_bottom, s->pad_left, s->pad_right);
     if ((int64_t)in.h * in.w > INT32_MAX)
-        return ccnn_layer_error(err, errlen, CCNN_EOVERFLOW, "a %dx%d input plane is too large",
+        return ccnn_errf(err, errlen, CCNN_EOVERFLOW, "a %dx%d input plane is too large",
                                 in.h, in.w);
     l->out_shape = (ccnn_shape){in.c, (int)((span_h - s->size_h) / s->stride_h + 1),
                                 (int)((span_w - s->size_w) / s->stride_w + 1)};

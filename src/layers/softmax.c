@@ -8,7 +8,7 @@ static int softmax_setup(ccnn_layer *l, char *err, size_t errlen)
 {
     size_t n = ccnn_shape_size(l->in_shape[0]);
     if (n < 2)
-        return ccnn_layer_error(err, errlen, CCNN_ESHAPE, "needs at least 2 classes, the input has %zu values", n);
+        return ccnn_errf(err, errlen, CCNN_ESHAPE, "needs at least 2 classes, the input has %zu values", n);
     l->out_shape = (ccnn_shape){(int)n, 1, 1};
     l->flops = 3.0 * (double)n;
     return CCNN_OK;

@@ -88,9 +88,9 @@ int ccnn_net_gradcheck(ccnn_net *net, int batch, int max_checks, uint64_t seed,
                        double *worst_rel_err, char *err, size_t errlen)
 {
     if (!net || batch <= 0 || max_checks < 0 || !worst_rel_err)
-        return ccnn_layer_error(err, errlen, CCNN_EINVAL, "bad arguments");
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "bad arguments");
     if (!net->n_layers || net->layers[net->n_layers - 1]->spec.type != CCNN_LAYER_SOFTMAX)
-        return ccnn_layer_error(err, errlen, CCNN_EINVAL, "the network must end with softmax (the loss)");
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "the network must end with softmax (the loss)");
     size_t in_size = (size_t)net->input.c * net->input.h * net->input.w, nx = in_size * batch;
     int classes = ccnn_net_num_classes(net);
     float *x = malloc(nx * sizeof(float)), *dx = malloc(nx * sizeof(float));
@@ -108,7 +108,7 @@ int ccnn_net_gradcheck(ccnn_net *net, int batch, int max_checks, uint64_t seed,
     double l0;
     rc = loss_at(net, x, batch, labels, &l0);
     if (!rc) rc = ccnn_net_backward(net, labels, dx);
-    if (rc) { ccnn_layer_error(err, errlen, rc, "forward/backward failed: %s", ccnn_strerror(rc)); goto done; }
+    if (rc) { ccnn_errf(err, errlen, rc, "forward/backward failed: %s", ccnn_strerror(rc)); goto done; }
     memcpy(g, net->grads, net->n_params * sizeof(float));
 
     int groups = 1;
@@ -133,7 +133,7 @@ int ccnn_net_gradcheck(ccnn_net *net, int batch, int max_checks, uint64_t seed,
                           ti.name, err, errlen);
     }
     if (!rc) rc = check_values(net, x, batch, labels, l0, x, dx, nx, per, &res, "input", err, errlen);
-    if (rc) ccnn_layer_error(err, errlen, rc, "forward failed: %s", ccnn_strerror(rc));
+    if (rc) ccnn_errf(err, errlen, rc, "forward failed: %s", ccnn_strerror(rc));
     else {
         *worst_rel_err = res.worst;
         if (err && errlen) {

@@ -1,18 +1,5 @@
 /* layer.c - helpers shared by the layer files. */
 #include "net/layer.h"
-#include <stdarg.h>
-#include <stdio.h>
-
-int ccnn_layer_error(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 void ccnn_layer_add_tensor(ccnn_layer *l, const char *suffix, int is_state, int ndim,
                            int d0, int d1, int d2, int d3)

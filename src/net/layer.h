@@ -84,8 +84,6 @@ int ccnn_layer_type_from_name(const char *name); /* -1 if unknown */
 const char *ccnn_layer_type_name(ccnn_layer_type type);
 
 /* Helpers for layer files. */
-int ccnn_layer_error(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 void ccnn_layer_add_tensor(ccnn_layer *l, const char *suffix, int is_state, int ndim,
                            int d0, int d1, int d2, int d3);
 /* Normal(0, std) weights. */

@@ -108,14 +108,14 @@ static int grow(float **a, size_t n)
 
 int ccnn_net_add(ccnn_net *net, const ccnn_layer_spec *spec, char *err, size_t errlen)
 {
-    if (!net || !spec) return ccnn_layer_error(err, errlen, CCNN_EINVAL, "no network or layer");
+    if (!net || !spec) return ccnn_errf(err, errlen, CCNN_EINVAL, "no network or layer");
     const ccnn_layer_ops *ops = ccnn_layer_ops_for(spec->type);
-    if (!ops) return ccnn_layer_error(err, errlen, CCNN_EINVAL, "unknown layer type %d", (int)spec->type);
+    if (!ops) return ccnn_errf(err, errlen, CCNN_EINVAL, "unknown layer type %d", (int)spec->type);
     if (net->n_layers && net->layers[net->n_layers - 1]->spec.type == CCNN_LAYER_SOFTMAX)
-        return ccnn_layer_error(err, errlen, CCNN_ESHAPE, "%s: no layer may follow softmax (the loss)",
+        return ccnn_errf(err, errlen, CCNN_ESHAPE, "%s: no layer may follow softmax (the loss)",
                                 ops->type_name);
     if (memchr(spec->name, 0, CCNN_NAME_MAX) == NULL)
-        return ccnn_layer_error(err, errlen, CCNN_EINVAL, "layer name too long");
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "layer name too long");
 
     ccnn_layer *l = calloc(1, sizeof *l);
     if (!l) return CCNN_ENOMEM;
@@ -126,13 +126,13 @@ int ccnn_net_add(ccnn_net *net, const ccnn_layer_spec *spec, char *err, size_t e
         snprintf(l->spec.name, CCNN_NAME_MAX, "%s%d", ops->type_name, net->n_layers + 1);
     int rc = CCNN_OK;
     if (ccnn_net_find(net, l->spec.name) != -2) {
-        rc = ccnn_layer_error(err, errlen, CCNN_EINVAL, "%s: the name '%s' is already used",
+        rc = ccnn_errf(err, errlen, CCNN_EINVAL, "%s: the name '%s' is already used",
                               ops->type_name, l->spec.name);
         goto fail;
     }
     int n_in = spec->n_inputs;
     if (n_in < 0 || n_in > CCNN_MAX_INPUTS) {
-        rc = ccnn_layer_error(err, errlen, CCNN_EINVAL, "%s: %d inputs", ops->type_name, n_in);
+        rc = ccnn_errf(err, errlen, CCNN_EINVAL, "%s: %d inputs", ops->type_name, n_in);
         goto fail;
     }
     if (n_in == 0) {
@@ -143,7 +143,7 @@ int ccnn_net_add(ccnn_net *net, const ccnn_layer_spec *spec, char *err, size_t e
         for (int i = 0; i < n_in; i++) {
             int idx = ccnn_net_find(net, spec->inputs[i]);
             if (idx == -2) {
-                rc = ccnn_layer_error(err, errlen, CCNN_EINVAL, "%s: no earlier layer is named '%s'",
+                rc = ccnn_errf(err, errlen, CCNN_EINVAL, "%s: no earlier layer is named '%s'",
                                       ops->type_name, spec->inputs[i]);
                 goto fail;
             }
@@ -151,7 +151,7 @@ int ccnn_net_add(ccnn_net *net, const ccnn_layer_spec *spec, char *err, size_t e
         }
     }
     if (l->n_in < ops->min_inputs || l->n_in > ops->max_inputs) {
-        rc = ccnn_layer_error(err, errlen, CCNN_EINVAL, "%s takes %d to %d inputs, not %d",
+        rc = ccnn_errf(err, errlen, CCNN_EINVAL, "%s takes %d to %d inputs, not %d",
                               ops->type_name, ops->min_inputs, ops->max_inputs, l->n_in);
         goto fail;
     }
@@ -159,11 +159,11 @@ int ccnn_net_add(ccnn_net *net, const ccnn_layer_spec *spec, char *err, size_t e
     char msg[256] = "";
     rc = ops->setup(l, msg, sizeof msg);
     if (rc) {
-        ccnn_layer_error(err, errlen, rc, "%s: %s", ops->type_name, msg);
+        ccnn_errf(err, errlen, rc, "%s: %s", ops->type_name, msg);
         goto fail;
     }
     if (l->out_shape.c <= 0 || l->out_shape.h <= 0 || l->out_shape.w <= 0) {
-        rc = ccnn_layer_error(err, errlen, CCNN_ESHAPE, "%s: empty output %dx%dx%d", ops->type_name,
+        rc = ccnn_errf(err, errlen, CCNN_ESHAPE, "%s: empty output %dx%dx%d", ops->type_name,
                               l->out_shape.c, l->out_shape.h, l->out_shape.w);
         goto fail;
     }
@@ -262,6 +262,14 @@ int ccnn_net_tensor(ccnn_net *net, int i, ccnn_tensor_info *info)
         return CCNN_OK;
     }
     return CCNN_EINVAL;
+}
+
+int ccnn_net_find_tensor(ccnn_net *net, const char *name, ccnn_tensor_info *info)
+{
+    if (!net || !name || !info) return CCNN_EINVAL;
+    for (int i = 0; i < net->n_tensors; i++)
+        if (!strcmp(net->tensor_names[i], name)) return ccnn_net_tensor(net, i, info);
+    return CCNN_ENOTFOUND;
 }
 
 int ccnn_net_init(ccnn_net *net, uint64_t seed)
