@@ -21,7 +21,7 @@ CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/default_net.o
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-sanitize bench install clean
+.PHONY: all test test-sanitize bench accuracy install clean
 all: $(BUILD)/libccnn.a $(BUILD)/libccnn.so $(BUILD)/ccnn.pc $(if $(CLI_SRC),$(BUILD)/ccnn)
 
 $(BUILD)/obj/%.o: %.c include/ccnn.h $(wildcard src/*.h src/*/*.h)
@@ -72,10 +72,19 @@ test-sanitize:
 	    LDFLAGS="-fsanitize=address,undefined" build/sanitize/ccnn_tests build/sanitize/ccnn
 	ASAN_OPTIONS=detect_leaks=1 CCNN_CLI=build/sanitize/ccnn build/sanitize/ccnn_tests
 
+# Each bench program prints its own table and appends machine-readable lines
+# to $(BUILD)/bench/results.csv; bench_torch.py (Debian's python3-torch)
+# measures PyTorch and prints the combined table last. docs/performance.md.
 bench: $(BENCH_BIN)
-	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+	@rm -f $(BUILD)/bench/results.csv
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b --csv $(BUILD)/bench/results.csv || exit 1; echo; done
 	@if [ -f bench/bench_torch.py ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then \
-	    /usr/bin/python3 bench/bench_torch.py; fi
+	    echo "== bench/bench_torch.py"; /usr/bin/python3 bench/bench_torch.py --ccnn $(BUILD)/bench/results.csv; \
+	else echo "(no PyTorch comparison: /usr/bin/python3 lacks torch; ./scripts/install-deps.sh --bench)"; fi
+
+# Training to accuracy on Fashion-MNIST (minutes; FULL=1: hours).
+accuracy: all
+	scripts/check-accuracy.sh $(if $(FULL),full)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
