@@ -172,7 +172,7 @@ CCNN_TEST(netfile_default_net)
     /* everything else keeps its default */
     CHECK(tc->momentum == d.momentum && tc->nesterov == 0 && tc->weight_decay == 0 &&
           tc->beta1 == 0.9f && tc->beta2 == 0.999f && tc->adam_eps == 1e-8f &&
-          tc->schedule == CCNN_SCHED_CONSTANT && tc->step_epochs == d.step_epochs &&
+          tc->schedule == CCNN_SCHED_COSINE && tc->step_epochs == d.step_epochs &&
           tc->gamma == d.gamma && tc->augment_crop == 0 && tc->augment_flip == 0 && tc->seed == 1);
     ccnn_net_free(net);
 }
@@ -855,6 +855,7 @@ CCNN_TEST(netfile_c_api_equivalence)
     tc->lr = 0.001f;
     tc->batch = 64;
     tc->epochs = 15;
+    tc->schedule = CCNN_SCHED_COSINE;
 
     ccnn_net *parsed = NULL;
     int rc = ccnn_net_load_file(DEFAULT_NET, &parsed, err, sizeof err);
