@@ -2,12 +2,13 @@
  * backward-weights and the whole training step of a layer, on typical layer
  * shapes, at 1 and 2 threads, as a fraction of the FMA peak measured here.
  *
- *   build/bench/bench_conv [--threads LIST] [--runs N] [--csv FILE] [THREADS]
+ *   build/bench/bench_conv [--threads LIST] [--runs N] [--shape I] [--csv FILE] [THREADS]
  *
  *   --threads 1,2   thread counts to measure (default 1,2); a bare number
  *                   THREADS is the same as --threads THREADS
  *   --runs N        timed calls per figure, at least 5 (default 7); small
  *                   layers get more, up to about 0.25 s of calls
+ *   --shape I       only the I-th shape of the list (1-based), e.g. under perf
  *   --csv FILE      also append machine-readable lines to FILE
  *                   ("-": stdout), read by bench/bench_torch.py:
  *                     peak,THREADS,ISA,GFLOPS
@@ -237,19 +238,21 @@ static double time_pass(int pass, const ccnn_conv2d_params *p, const bufs *B, in
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_conv [--threads LIST] [--runs N] [--csv FILE] [THREADS]\n");
+    fprintf(stderr, "usage: bench_conv [--threads LIST] [--runs N] [--shape I] [--csv FILE] "
+                    "[THREADS]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    int threads[MAX_THREADS] = {1, 2}, n_threads = 2, min_runs = 7;
+    int threads[MAX_THREADS] = {1, 2}, n_threads = 2, min_runs = 7, only = 0;
     const char *csv_path = NULL;
     const char *list = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) list = argv[++i];
         else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) min_runs = atoi(argv[++i]);
         else if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc) csv_path = argv[++i];
+        else if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc) only = atoi(argv[++i]);
         else if (argv[i][0] >= '0' && argv[i][0] <= '9') list = argv[i];
         else usage();
     }
@@ -275,6 +278,18 @@ int main(int argc, char **argv)
         }
     }
 
+    /* Allocate, touch and free 30 MB first: glibc's malloc then raises its
+     * mmap threshold to that size, so the layers' buffers and the library's
+     * per-call scratch come from the heap instead of fresh zeroed pages on
+     * every call - the steady state of a training loop. bench_torch.py does
+     * the same, so neither side pays page faults the other does not. */
+    {
+        size_t big = (size_t)30 << 20;
+        char *p = malloc(big);
+        if (p) memset(p, 1, big);
+        free(p);
+    }
+
     ccnn_isa isa = ccnn_get_isa();
     printf("ccnn conv bench: isa %s, impl %s, %d cores, median of >= %d runs after a warm-up\n",
            ccnn_isa_name(isa), ccnn_conv2d_get_impl() == CCNN_CONV_REF ? "ref" : "fast",
@@ -297,6 +312,7 @@ int main(int argc, char **argv)
     unsigned seed = 1;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const shape *s = &shapes[i];
+        if (only && (size_t)only != i + 1) continue;
         ccnn_conv2d_params p = {.n = s->n, .c = s->c, .h = s->h, .w = s->w, .k = s->k,
                                 .r = s->r, .s = s->r, .stride_h = s->stride, .stride_w = s->stride,
                                 .pad_top = s->pad, .pad_bottom = s->pad,

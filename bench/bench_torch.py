@@ -1,0 +1,239 @@
+#!/usr/bin/python3
+"""bench_torch.py - PyTorch on the conv shapes of bench/bench_conv.c, and the
+comparison table with ccnn.
+
+    /usr/bin/python3 bench/bench_torch.py [--ccnn FILE] [--threads 1,2] [--runs N] [--no-train]
+
+Run with Debian's Python (python3-torch), not a pyenv `python3`.
+
+For each shape and thread count (torch.set_num_threads) it times, like
+bench_conv (one warm-up call, then the median of >= --runs calls, more for
+small layers up to about 0.25 s):
+  fwd          F.conv2d(x, w, b)
+  bwd_data     aten.convolution_backward with output_mask (x only), the op
+               autograd calls for dL/dx
+  bwd_weights  the same with output_mask (w, b)
+  step         y = F.conv2d(x, w, b); autograd.grad((y*dy).sum(), [x, w, b])
+GFLOP/s counts 2*N*K*P*Q*C*R*S per pass, three passes for the step, exactly
+as bench_conv does.
+
+--ccnn FILE reads the lines bench_conv/bench_train write with --csv and
+prints one table: shape, threads, pass, ccnn GFLOP/s and fraction of the FMA
+peak, torch GFLOP/s, ratio ccnn/torch (> 1: ccnn faster), then the step
+ratios against the targets of issue #4. Unless --no-train, it also runs
+bench/train_torch.py in its own process (the default network, end to end)
+and prints it against ccnn's `train` line. Only reports; never fails on
+speed. docs/performance.md explains every number.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+# N, C, K, H, W, kernel, stride, pad - the list in bench/bench_conv.c
+SHAPES = [
+    (64, 1, 32, 28, 28, 3, 1, 1),
+    (64, 1, 20, 28, 28, 5, 1, 0),
+    (64, 32, 64, 14, 14, 3, 1, 1),
+    (32, 64, 64, 56, 56, 3, 1, 1),
+    (32, 128, 128, 28, 28, 3, 1, 1),
+    (32, 64, 128, 56, 56, 3, 2, 1),
+    (32, 256, 64, 14, 14, 1, 1, 0),
+]
+PASSES = ["fwd", "bwd_data", "bwd_weights", "step"]
+PASS_LABEL = {"fwd": "forward", "bwd_data": "bwd-data", "bwd_weights": "bwd-weights",
+              "step": "step"}
+MAX_RUNS = 51
+
+
+def shape_name(s):
+    n, c, k, h, w, r, st, p = s
+    return f"{n},{c}->{k},{h}x{w},{r}x{r},{st},{p}"
+
+
+def out_size(s):
+    n, c, k, h, w, r, st, p = s
+    return (h + 2 * p - r) // st + 1, (w + 2 * p - r) // st + 1
+
+
+def flops(s):
+    n, c, k, h, w, r, st, p = s
+    P, Q = out_size(s)
+    return 2.0 * n * k * P * Q * c * r * r
+
+
+def time_fn(fn, min_runs):
+    """Median seconds of fn() after one warm-up call; >= min_runs calls,
+    more (up to MAX_RUNS) while they add up to under 0.25 s."""
+    t0 = time.perf_counter()
+    fn()
+    warm = time.perf_counter() - t0
+    runs = min_runs
+    if warm > 0 and 0.25 / warm > runs:
+        runs = min(MAX_RUNS, int(0.25 / warm))
+    runs = min(runs | 1, MAX_RUNS)
+    ts = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+def bench_shape(s, min_runs):
+    """{pass: (gflops, seconds)} for one shape at the current thread count."""
+    n, c, k, h, w, r, st, p = s
+    P, Q = out_size(s)
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(n, c, h, w, generator=g) - 0.5
+    wt = torch.rand(k, c, r, r, generator=g) - 0.5
+    b = torch.rand(k, generator=g) - 0.5
+    dy = torch.rand(n, k, P, Q, generator=g) - 0.5
+    conv_bwd = torch.ops.aten.convolution_backward
+    args = ([k], [st, st], [p, p], [1, 1], False, [0, 0], 1)
+    xg, wg, bg = (t.clone().requires_grad_(True) for t in (x, wt, b))
+
+    def fwd():
+        with torch.no_grad():
+            F.conv2d(x, wt, b, stride=st, padding=p)
+
+    def bwd_data():
+        conv_bwd(dy, x, wt, *args, [True, False, False])
+
+    def bwd_weights():
+        conv_bwd(dy, x, wt, *args, [False, True, True])
+
+    def step():
+        y = F.conv2d(xg, wg, bg, stride=st, padding=p)
+        torch.autograd.grad((y * dy).sum(), [xg, wg, bg])
+
+    f = flops(s)
+    res = {}
+    for name, fn in (("fwd", fwd), ("bwd_data", bwd_data), ("bwd_weights", bwd_weights),
+                     ("step", step)):
+        sec = time_fn(fn, min_runs)
+        res[name] = ((3 * f if name == "step" else f) / sec * 1e-9, sec)
+    return res
+
+
+def read_ccnn(path):
+    """(conv {(shape, threads, pass): (gflops, fraction)}, peak {threads: gflops}, train dict)"""
+    conv, peak, train = {}, {}, None
+    with open(path) as fh:
+        for line in fh:
+            f = line.strip().split(",")
+            if f[0] == "peak" and len(f) >= 4:
+                peak[int(f[1])] = float(f[3])
+            elif f[0] == "conv" and len(f) >= 14:
+                s = tuple(int(v) for v in f[1:9])
+                conv[(s, int(f[9]), f[10])] = (float(f[11]), float(f[12]))
+            elif f[0] == "train" and len(f) >= 8:
+                train = {"net": f[1], "threads": int(f[2]), "batch": int(f[3]),
+                         "images": int(f[4]), "images_per_s": float(f[5]),
+                         "maxrss_kb": int(f[6]), "base_rss_kb": int(f[7])}
+    return conv, peak, train
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ccnn", help="CSV written by bench_conv/bench_train --csv")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--no-train", action="store_true", help="skip the end-to-end comparison")
+    a = ap.parse_args()
+    threads = [int(t) for t in a.threads.split(",")]
+    min_runs = max(5, min(a.runs, MAX_RUNS))
+
+    conv, peak, train = read_ccnn(a.ccnn) if a.ccnn else ({}, {}, None)
+    # As bench_conv: allocate, touch and free 30 MB so that glibc's malloc
+    # raises its mmap threshold and serves the outputs from its heap; else
+    # each call's output can come as fresh pages, and page faults (not the
+    # convolution) dominate the small layers, by up to 13x.
+    big = torch.empty(30 << 18)
+    big.fill_(1.0)
+    del big
+    print(f"PyTorch {torch.__version__} conv bench (mkldnn "
+          f"{'on' if torch.backends.mkldnn.enabled else 'off'}), "
+          f"median of >= {min_runs} runs after a warm-up", flush=True)
+    torch_res = {}
+    for s in SHAPES:
+        for t in threads:
+            torch.set_num_threads(t)
+            r = bench_shape(s, min_runs)
+            for ps in PASSES:
+                torch_res[(s, t, ps)] = r[ps][0]
+            print(f"  {shape_name(s):<26} {t} thr  " +
+                  "  ".join(f"{PASS_LABEL[ps]} {r[ps][0]:7.1f}" for ps in PASSES), flush=True)
+
+    train_res = None
+    if not a.no_train:
+        # its own process, so that its max RSS is the training's alone
+        t = train["threads"] if train else 2
+        n = train["images"] if train else 3200
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "train_torch.py")
+        out = subprocess.run([sys.executable, script, "--threads", str(t), "--images", str(n),
+                              "--csv", "-"], stdout=subprocess.PIPE, text=True)
+        for line in out.stdout.splitlines():
+            f = line.split(",")
+            if f[0] == "train" and len(f) >= 8:
+                train_res = {"threads": int(f[2]), "batch": int(f[3]), "images": int(f[4]),
+                             "images_per_s": float(f[5]), "maxrss_kb": int(f[6]),
+                             "base_rss_kb": int(f[7])}
+            else:
+                print(line)
+        if out.returncode or not train_res:
+            print(f"train_torch.py failed (exit {out.returncode})")
+
+    # ---- the combined table ----
+    print("\n==== ccnn vs PyTorch: convolution GFLOP/s (ratio > 1: ccnn faster) ====")
+    if peak:
+        print("FMA peak measured by bench_conv: " + ", ".join(
+            f"{t} thread{'s' if t > 1 else ''} {g:.1f} GFLOP/s" for t, g in sorted(peak.items())))
+    print(f"{'N,C->K,HxW,RxS,str,pad':<26} {'thr':>3} {'pass':<11} {'ccnn':>8} {'%peak':>6} "
+          f"{'torch':>8} {'ratio':>6}")
+    for s in SHAPES:
+        for t in threads:
+            for ps in PASSES:
+                tg = torch_res[(s, t, ps)]
+                cg = conv.get((s, t, ps))
+                if cg:
+                    line = (f"{cg[0]:8.1f} {100 * cg[1]:5.0f}% {tg:8.1f} {cg[0] / tg:5.2f}x")
+                else:
+                    line = f"{'-':>8} {'-':>6} {tg:8.1f} {'-':>6}"
+                first = t == threads[0] and ps == PASSES[0]
+                print(f"{shape_name(s) if first else '':<26} {t if ps == PASSES[0] else '':>3} "
+                      f"{PASS_LABEL[ps]:<11} {line}")
+    if conv:
+        print("\n==== targets of issue #4, on the training step (ccnn/torch) ====")
+        for i, s in enumerate(SHAPES):
+            want = 3.0 if i < 2 else 1.0
+            got = [(t, conv[(s, t, "step")][0] / torch_res[(s, t, "step")])
+                   for t in threads if (s, t, "step") in conv]
+            print(f"{shape_name(s):<26} >= {want:.1f}x: " + ", ".join(
+                f"{t} thr {r:.2f}x {'met' if r >= want else 'NOT met'}" for t, r in got))
+    if train_res:
+        print("\n==== end to end: default network, batch %d, %d threads, %d random images ===="
+              % (train_res["batch"], train_res["threads"], train_res["images"]))
+        print(f"{'':<8} {'images/s':>9} {'max RSS MB':>11}")
+        if train:
+            print(f"{'ccnn':<8} {train['images_per_s']:9.0f} {train['maxrss_kb'] / 1024:11.1f}")
+        print(f"{'torch':<8} {train_res['images_per_s']:9.0f} {train_res['maxrss_kb'] / 1024:11.1f}"
+              f"   (of which {train_res['base_rss_kb'] / 1024:.0f} MB before the model:"
+              f" interpreter + libtorch)")
+        if train:
+            r = train["images_per_s"] / train_res["images_per_s"]
+            mb = train["maxrss_kb"] / 1024
+            print(f"ratio ccnn/torch: {r:.2f}x images/s, {train['maxrss_kb'] / train_res['maxrss_kb']:.2f}x"
+                  f" memory")
+            print(f"targets of issue #4: >= 3x torch's images/s: {r:.2f}x "
+                  f"{'met' if r >= 3 else 'NOT met'}; peak memory < 300 MB: {mb:.0f} MB "
+                  f"{'met' if mb < 300 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
