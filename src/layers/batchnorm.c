@@ -72,6 +72,25 @@ static int bn_reserve(ccnn_layer *l, int batch)
     return CCNN_OK;
 }
 
+/* Sums over one plane. The simd reductions fix their order at compile
+ * time (by vector width), never by thread count, so results stay bitwise
+ * the same for any number of threads. */
+static double plane_sum(const float *x, int64_t n)
+{
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < n; i++) s += x[i];
+    return s;
+}
+
+static double plane_sq_dev(const float *x, int64_t n, double mean)
+{
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < n; i++) s += ((double)x[i] - mean) * ((double)x[i] - mean);
+    return s;
+}
+
 static int bn_forward(ccnn_layer *l, const ccnn_run *run)
 {
     bn_priv *pv = l->priv;
@@ -88,15 +107,10 @@ static int bn_forward(ccnn_layer *l, const ccnn_run *run)
         double mean, var;
         if (run->train) {
             double sum = 0, sq = 0;
-            for (int64_t n = 0; n < N; n++) {
-                const float *x = l->in[0] + (size_t)(n * C + c) * hw;
-                for (int64_t i = 0; i < hw; i++) sum += x[i];
-            }
+            for (int64_t n = 0; n < N; n++) sum += plane_sum(l->in[0] + (size_t)(n * C + c) * hw, hw);
             mean = sum / (double)M;
-            for (int64_t n = 0; n < N; n++) { /* two passes: no cancellation */
-                const float *x = l->in[0] + (size_t)(n * C + c) * hw;
-                for (int64_t i = 0; i < hw; i++) sq += (x[i] - mean) * (x[i] - mean);
-            }
+            for (int64_t n = 0; n < N; n++) /* two passes: no cancellation */
+                sq += plane_sq_dev(l->in[0] + (size_t)(n * C + c) * hw, hw, mean);
             var = sq / (double)M;
             rmean[c] = (float)((1 - mom) * rmean[c] + mom * mean);
             if (M > 1) rvar[c] = (float)((1 - mom) * rvar[c] + mom * sq / (double)(M - 1));
@@ -104,13 +118,17 @@ static int bn_forward(ccnn_layer *l, const ccnn_run *run)
             mean = rmean[c];
             var = rvar[c];
         }
-        double inv = 1.0 / sqrt(var + eps), scale = gamma[c] * inv;
+        double inv = 1.0 / sqrt(var + eps);
         pv->mean[c] = mean;
         pv->inv_std[c] = inv;
+        /* y = x * scale + shift, in float: the statistics were the part
+         * that needed double */
+        const float scale = (float)(gamma[c] * inv), shift = (float)(beta[c] - mean * gamma[c] * inv);
         for (int64_t n = 0; n < N; n++) {
             const float *x = l->in[0] + (size_t)(n * C + c) * hw;
             float *y = l->out + (size_t)(n * C + c) * hw;
-            for (int64_t i = 0; i < hw; i++) y[i] = (float)((x[i] - mean) * scale + beta[c]);
+#pragma omp simd
+            for (int64_t i = 0; i < hw; i++) y[i] = x[i] * scale + shift;
         }
     }
     return CCNN_OK;
@@ -135,10 +153,14 @@ static int bn_backward(ccnn_layer *l, const ccnn_run *run)
         for (int64_t n = 0; n < N; n++) {
             const float *x = l->in[0] + (size_t)(n * C + c) * hw;
             const float *dy = l->dout + (size_t)(n * C + c) * hw;
+            double a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
             for (int64_t i = 0; i < hw; i++) {
-                sdy += dy[i];
-                sdyx += dy[i] * (x[i] - mean) * inv;
+                a += dy[i];
+                b += (double)dy[i] * ((double)x[i] - mean);
             }
+            sdy += a;
+            sdyx += b * inv;
         }
         dgamma[c] += (float)sdyx;
         dbeta[c] += (float)sdy;
@@ -146,12 +168,14 @@ static int bn_backward(ccnn_layer *l, const ccnn_run *run)
         const double k = gamma[c] * inv;
         const double mdy = pv->batch_stats ? sdy / (double)M : 0;
         const double mdyx = pv->batch_stats ? sdyx / (double)M : 0;
+        /* dx += k*dy - k*mdy - k*inv*mdyx*(x - mean) = fa*dy + fb*x + fc */
+        const float fa = (float)k, fb = (float)(-k * inv * mdyx), fc = (float)(-k * mdy + k * inv * mdyx * mean);
         for (int64_t n = 0; n < N; n++) {
             const float *x = l->in[0] + (size_t)(n * C + c) * hw;
             const float *dy = l->dout + (size_t)(n * C + c) * hw;
             float *dx = l->din[0] + (size_t)(n * C + c) * hw;
-            for (int64_t i = 0; i < hw; i++)
-                dx[i] += (float)(k * (dy[i] - mdy - (x[i] - mean) * inv * mdyx));
+#pragma omp simd
+            for (int64_t i = 0; i < hw; i++) dx[i] += fa * dy[i] + fb * x[i] + fc;
         }
     }
     return CCNN_OK;

@@ -83,6 +83,39 @@ static int maxpool_reserve(ccnn_layer *l, int batch)
     return CCNN_OK;
 }
 
+/* The common 2x2, stride-2, unpadded pool of one plane: every window is
+ * inside, so there are no bounds to compute, and the selects (same
+ * first-maximum and NaN rules as the general loop) compile without
+ * branches. */
+static void pool2x2_plane(const float *x, int W, int P, int Q, float *restrict y,
+                          int32_t *restrict am)
+{
+    for (int p = 0; p < P; p++) {
+        const float *r0 = x + (size_t)(2 * p) * W, *r1 = r0 + W;
+        const int32_t base = 2 * p * W;
+#pragma omp simd
+        for (int q = 0; q < Q; q++) {
+            float best = r0[2 * q], v;
+            int32_t bi = base + 2 * q, take;
+            /* bitwise & and |, not && and ||: no short circuit, no branch */
+            v = r0[2 * q + 1];
+            take = (v > best) | ((v != v) & (best == best));
+            best = take ? v : best;
+            bi = take ? base + 2 * q + 1 : bi;
+            v = r1[2 * q];
+            take = (v > best) | ((v != v) & (best == best));
+            best = take ? v : best;
+            bi = take ? base + W + 2 * q : bi;
+            v = r1[2 * q + 1];
+            take = (v > best) | ((v != v) & (best == best));
+            best = take ? v : best;
+            bi = take ? base + W + 2 * q + 1 : bi;
+            y[p * Q + q] = best;
+            am[p * Q + q] = bi;
+        }
+    }
+}
+
 static int maxpool_forward(ccnn_layer *l, const ccnn_run *run)
 {
     const ccnn_layer_spec *s = &l->spec;
@@ -90,6 +123,8 @@ static int maxpool_forward(ccnn_layer *l, const ccnn_run *run)
     const int64_t planes = (int64_t)run->batch * l->out_shape.c;
     const size_t in_plane = (size_t)H * W, out_plane = (size_t)P * Q;
     maxpool_priv *pv = l->priv;
+    const int fast = s->size_h == 2 && s->size_w == 2 && s->stride_h == 2 && s->stride_w == 2 &&
+                     !s->pad_top && !s->pad_bottom && !s->pad_left && !s->pad_right;
     /* planes are independent: no race, and the result does not depend on threads */
     #pragma omp parallel for num_threads(ccnn_threads()) schedule(static) \
         if (planes * (int64_t)out_plane > 8192)
@@ -97,6 +132,10 @@ static int maxpool_forward(ccnn_layer *l, const ccnn_run *run)
         const float *x = l->in[0] + (size_t)pl * in_plane;
         float *y = l->out + (size_t)pl * out_plane;
         int32_t *am = pv->argmax + (size_t)pl * out_plane;
+        if (fast) {
+            pool2x2_plane(x, W, P, Q, y, am);
+            continue;
+        }
         for (int p = 0; p < P; p++) {
             int h0 = p * s->stride_h - s->pad_top;
             int hs = h0 > 0 ? h0 : 0, he = h0 + s->size_h < H ? h0 + s->size_h : H;
