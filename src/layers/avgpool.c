@@ -9,7 +9,6 @@
 #include "net/layer.h"
 #include <stdint.h>
 
-int ccnn_pool2d_setup(ccnn_layer *l, char *err, size_t errlen); /* maxpool.c */
 
 /* A pool window clipped to the input: rows [hs, he), columns [ws, we). */
 #define POOL_WINDOW(s, p, q, H, W)                                                   \

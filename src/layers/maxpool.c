@@ -19,10 +19,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-/* Shared with avgpool.c (declared there): validates and resolves the pool
- * fields of the spec and sets out_shape. */
-int ccnn_pool2d_setup(ccnn_layer *l, char *err, size_t errlen);
-
 int ccnn_pool2d_setup(ccnn_layer *l, char *err, size_t errlen)
 {
     ccnn_layer_spec *s = &l->spec;

@@ -86,6 +86,9 @@ const char *ccnn_layer_type_name(ccnn_layer_type type);
 /* Helpers for layer files. */
 void ccnn_layer_add_tensor(ccnn_layer *l, const char *suffix, int is_state, int ndim,
                            int d0, int d1, int d2, int d3);
+/* The window geometry of maxpool and avgpool (src/layers/maxpool.c):
+ * validates and resolves the pool fields of the spec, sets out_shape. */
+int ccnn_pool2d_setup(ccnn_layer *l, char *err, size_t errlen);
 /* Normal(0, std) weights. */
 void ccnn_init_normal(float *w, size_t n, double std, ccnn_rng *rng);
 
