@@ -228,7 +228,7 @@ CCNN_TEST(netfile_resnet_net)
     const ccnn_train_config *tc = ccnn_net_train_config(net);
     CHECK(tc->optimizer == CCNN_OPT_SGD && tc->lr == 0.05f && tc->momentum == 0.9f &&
           tc->nesterov == 1 && tc->weight_decay == 0.0005f && tc->schedule == CCNN_SCHED_COSINE &&
-          tc->epochs == 20 && tc->batch == 128 && tc->augment_crop == 2 && tc->augment_flip == 1 &&
+          tc->epochs == 15 && tc->batch == 128 && tc->augment_crop == 2 && tc->augment_flip == 1 &&
           tc->seed == 1);
     ccnn_net_free(net);
 }
