@@ -242,10 +242,11 @@ int cmd_train(int argc, char **argv)
     hist = calloc((size_t)cfg->epochs + 1, sizeof *hist);
     confusion = calloc((size_t)classes * classes, sizeof *confusion);
     if (!hist || !confusion) { cli_error("train", "out of memory"); goto done; }
-    int n_hist = o.resume ? history_load(o.resume, hist, cfg->epochs) : 0;
+    int done_epochs = ccnn_trainer_epochs_done(tr);
+    /* one history entry per epoch done, so the epochs to come fit in hist */
+    int n_hist = o.resume ? history_load(o.resume, hist, done_epochs < cfg->epochs ? done_epochs : cfg->epochs) : 0;
 
     progress pg = {isatty(2), cfg->epochs, 0, 0};
-    int done_epochs = ccnn_trainer_epochs_done(tr);
     size_t n_params = ccnn_net_num_params(net);
     printf("network: %d layers, %zu parameters; data: %s (%d train, %d test images); %d threads, %s kernels\n",
            ccnn_net_num_layers(net), n_params, o.data, train->n, test->n, ccnn_get_num_threads(),
