@@ -57,28 +57,24 @@ static int read_file(const char *path, cifar_buf *b, unsigned char *chunk, char 
         size_t k = got / CIFAR_REC;
         if (got % CIFAR_REC) {
             /* a short read is the end of the data: count what remains */
-            ccnn_errf(err, errlen, 0, "%s: size %llu bytes is not a multiple of %d (a CIFAR-10 "
+            rc = ccnn_errf(err, errlen, CCNN_EFORMAT, "%s: size %llu bytes is not a multiple of %d (a CIFAR-10 "
                           "record is 1 label byte + %d pixel bytes)", path,
                           (unsigned long long)bytes, CIFAR_REC, CIFAR_PIX);
-            rc = CCNN_EFORMAT;
             break;
         }
         if (b->n + k > (size_t)INT_MAX) {
-            ccnn_errf(err, errlen, 0, "%s: too many images (more than %d in all)", path, INT_MAX);
-            rc = CCNN_EOVERFLOW;
+            rc = ccnn_errf(err, errlen, CCNN_EOVERFLOW, "%s: too many images (more than %d in all)", path, INT_MAX);
             break;
         }
         if (grow(b, b->n + k)) {
-            ccnn_errf(err, errlen, 0, "%s: out of memory", path);
-            rc = CCNN_ENOMEM;
+            rc = ccnn_errf(err, errlen, CCNN_ENOMEM, "%s: out of memory", path);
             break;
         }
         for (size_t i = 0; i < k; i++) {
             const unsigned char *rec = chunk + i * CIFAR_REC;
             if (rec[0] >= CIFAR_CLASSES) {
-                ccnn_errf(err, errlen, 0, "%s: record %zu has label %u (expected 0..%d)", path,
+                rc = ccnn_errf(err, errlen, CCNN_EFORMAT, "%s: record %zu has label %u (expected 0..%d)", path,
                               recs + i, (unsigned)rec[0], CIFAR_CLASSES - 1);
-                rc = CCNN_EFORMAT;
                 break;
             }
             b->labels[b->n + i] = rec[0];
@@ -90,8 +86,7 @@ static int read_file(const char *path, cifar_buf *b, unsigned char *chunk, char 
         if (got < (size_t)CHUNK_RECS * CIFAR_REC) break; /* end of data */
     }
     if (!rc && recs == 0) {
-        ccnn_errf(err, errlen, 0, "%s: empty file (no CIFAR-10 records)", path);
-        rc = CCNN_EFORMAT;
+        rc = ccnn_errf(err, errlen, CCNN_EFORMAT, "%s: empty file (no CIFAR-10 records)", path);
     }
     if (!rc) {
         /* only a cut-short gzip stream can make this fail */
@@ -107,22 +102,19 @@ int ccnn_dataset_load_cifar10(ccnn_dataset **out, const char *const *paths, int 
                               char *err, size_t errlen)
 {
     if (!out || !paths || n_paths <= 0) {
-        ccnn_errf(err, errlen, 0, "ccnn_dataset_load_cifar10: %s",
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "ccnn_dataset_load_cifar10: %s",
                       n_paths <= 0 && out && paths ? "no files given" : "NULL argument");
-        return CCNN_EINVAL;
     }
     for (int i = 0; i < n_paths; i++) {
         if (!paths[i]) {
-            ccnn_errf(err, errlen, 0, "ccnn_dataset_load_cifar10: paths[%d] is NULL", i);
-            return CCNN_EINVAL;
+            return ccnn_errf(err, errlen, CCNN_EINVAL, "ccnn_dataset_load_cifar10: paths[%d] is NULL", i);
         }
     }
     cifar_buf b = {0};
     int rc = 0;
     unsigned char *chunk = malloc((size_t)CHUNK_RECS * CIFAR_REC);
     if (!chunk) {
-        ccnn_errf(err, errlen, 0, "%s: out of memory", paths[0]);
-        return CCNN_ENOMEM;
+        return ccnn_errf(err, errlen, CCNN_ENOMEM, "%s: out of memory", paths[0]);
     }
     for (int i = 0; i < n_paths && !rc; i++) rc = read_file(paths[i], &b, chunk, err, errlen);
     free(chunk);
@@ -130,8 +122,7 @@ int ccnn_dataset_load_cifar10(ccnn_dataset **out, const char *const *paths, int 
     if (!rc) {
         ds = calloc(1, sizeof *ds);
         if (!ds) {
-            ccnn_errf(err, errlen, 0, "%s: out of memory", paths[0]);
-            rc = CCNN_ENOMEM;
+            rc = ccnn_errf(err, errlen, CCNN_ENOMEM, "%s: out of memory", paths[0]);
         }
     }
     if (rc) {

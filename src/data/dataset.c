@@ -105,15 +105,12 @@ int ccnn_data_gzfail(gzFile f, const char *path, char *err, size_t errlen)
     if (msg && strncmp(msg, path, pl) == 0 && msg[pl] == ':' && msg[pl + 1] == ' ') msg += pl + 2;
     if (!msg || !*msg) msg = zerr == Z_ERRNO ? strerror(saved) : "unknown error";
     if (zerr == Z_ERRNO) {
-        ccnn_errf(err, errlen, 0, "%s: read error: %s", path, msg);
-        return CCNN_EIO;
+        return ccnn_errf(err, errlen, CCNN_EIO, "%s: read error: %s", path, msg);
     }
     if (zerr == Z_MEM_ERROR) {
-        ccnn_errf(err, errlen, 0, "%s: out of memory while decompressing", path);
-        return CCNN_ENOMEM;
+        return ccnn_errf(err, errlen, CCNN_ENOMEM, "%s: out of memory while decompressing", path);
     }
-    ccnn_errf(err, errlen, 0, "%s: corrupt gzip data: %s", path, msg);
-    return CCNN_EFORMAT;
+    return ccnn_errf(err, errlen, CCNN_EFORMAT, "%s: corrupt gzip data: %s", path, msg);
 }
 
 int ccnn_data_gzexpect_end(gzFile f, const char *path, const char *what, char *err, size_t errlen)
@@ -122,15 +119,13 @@ int ccnn_data_gzexpect_end(gzFile f, const char *path, const char *what, char *e
     int r = gzread(f, &extra, 1);
     if (r < 0) return ccnn_data_gzfail(f, path, err, errlen);
     if (r > 0) {
-        ccnn_errf(err, errlen, 0, "%s: trailing data after %s", path, what);
-        return CCNN_EFORMAT;
+        return ccnn_errf(err, errlen, CCNN_EFORMAT, "%s: trailing data after %s", path, what);
     }
     int zerr = Z_OK;
     gzerror(f, &zerr);
     if (zerr == Z_BUF_ERROR) { /* the gzip stream stops before its end */
-        ccnn_errf(err, errlen, 0, "%s: truncated gzip stream (the data is complete but the "
+        return ccnn_errf(err, errlen, CCNN_EFORMAT, "%s: truncated gzip stream (the data is complete but the "
                       "compressed file is cut short)", path);
-        return CCNN_EFORMAT;
     }
     if (zerr != Z_OK) return ccnn_data_gzfail(f, path, err, errlen);
     return 0;
@@ -208,12 +203,10 @@ static int load_dir_cifar(const char *base, ccnn_dataset **train, ccnn_dataset *
     for (int i = 0; i < 6 && !rc; i++) {
         paths[i] = join(base, names[i], "");
         if (!paths[i]) {
-            ccnn_errf(err, errlen, 0, "%s: out of memory", base);
-            rc = CCNN_ENOMEM;
+            rc = ccnn_errf(err, errlen, CCNN_ENOMEM, "%s: out of memory", base);
         } else if (!is_file(paths[i])) {
-            ccnn_errf(err, errlen, 0, "%s: found data_batch_1.bin but not %s (CIFAR-10 needs "
+            rc = ccnn_errf(err, errlen, CCNN_ENOTFOUND, "%s: found data_batch_1.bin but not %s (CIFAR-10 needs "
                           "data_batch_1..5.bin and test_batch.bin)", base, names[i]);
-            rc = CCNN_ENOTFOUND;
         }
     }
     if (!rc) rc = ccnn_dataset_load_cifar10(&tr, (const char *const *)paths, 5, err, errlen);
@@ -234,17 +227,14 @@ int ccnn_dataset_load_dir(const char *dir, ccnn_dataset **train, ccnn_dataset **
     static const char *const idx_names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
     if (!dir || !train || !test) {
-        ccnn_errf(err, errlen, 0, "ccnn_dataset_load_dir: NULL argument");
-        return CCNN_EINVAL;
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "ccnn_dataset_load_dir: NULL argument");
     }
     struct stat st;
     if (stat(dir, &st) != 0) {
-        ccnn_errf(err, errlen, 0, "%s: %s", dir, strerror(errno));
-        return CCNN_EIO;
+        return ccnn_errf(err, errlen, CCNN_EIO, "%s: %s", dir, strerror(errno));
     }
     if (!S_ISDIR(st.st_mode)) {
-        ccnn_errf(err, errlen, 0, "%s: not a directory", dir);
-        return CCNN_EIO;
+        return ccnn_errf(err, errlen, CCNN_EIO, "%s: not a directory", dir);
     }
 
     /* IDX */
@@ -255,17 +245,15 @@ int ccnn_dataset_load_dir(const char *dir, ccnn_dataset **train, ccnn_dataset **
         found += paths[i] != NULL;
     }
     if (nomem) {
-        ccnn_errf(err, errlen, 0, "%s: out of memory", dir);
-        rc = CCNN_ENOMEM;
+        rc = ccnn_errf(err, errlen, CCNN_ENOMEM, "%s: out of memory", dir);
     } else if (found > 0 && found < 4) {
         int have = 0, miss = 0;
         while (!paths[have]) have++;
         while (paths[miss]) miss++;
-        ccnn_errf(err, errlen, 0, "%s: found %s but not %s[.gz] (IDX data needs "
+        rc = ccnn_errf(err, errlen, CCNN_ENOTFOUND, "%s: found %s but not %s[.gz] (IDX data needs "
                       "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte "
                       "and t10k-labels-idx1-ubyte, each optionally .gz)",
                       dir, paths[have] + strlen(dir) + 1, idx_names[miss]);
-        rc = CCNN_ENOTFOUND;
     } else if (found == 4) {
         rc = load_dir_idx(dir, paths, train, test, err, errlen);
     }
@@ -278,8 +266,7 @@ int ccnn_dataset_load_dir(const char *dir, ccnn_dataset **train, ccnn_dataset **
         char *probe = base ? join(base, "data_batch_1.bin", "") : NULL;
         if (!probe) {
             free(base);
-            ccnn_errf(err, errlen, 0, "%s: out of memory", dir);
-            return CCNN_ENOMEM;
+            return ccnn_errf(err, errlen, CCNN_ENOMEM, "%s: out of memory", dir);
         }
         int there = is_file(probe);
         free(probe);

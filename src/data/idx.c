@@ -44,27 +44,23 @@ static int read_header(gzFile f, const char *path, uint32_t magic_want, const ch
     size_t want = 4 + 4 * (size_t)ndim, got = 0;
     if (ccnn_data_gzread_full(f, hdr, 4, &got)) return ccnn_data_gzfail(f, path, err, errlen);
     if (got == 0) {
-        ccnn_errf(err, errlen, 0, "%s: empty file (expected an IDX %s file)", path, kind);
-        return CCNN_EFORMAT;
+        return ccnn_errf(err, errlen, CCNN_EFORMAT, "%s: empty file (expected an IDX %s file)", path, kind);
     }
     if (got < 4) {
-        ccnn_errf(err, errlen, 0, "%s: truncated IDX header (the file ends after %zu bytes)",
+        return ccnn_errf(err, errlen, CCNN_EFORMAT, "%s: truncated IDX header (the file ends after %zu bytes)",
                       path, got);
-        return CCNN_EFORMAT;
     }
     uint32_t magic = be32(hdr);
     if (magic != magic_want) {
-        ccnn_errf(err, errlen, 0, "%s: wrong magic number 0x%08x (expected 0x%08x for an IDX %s "
+        return ccnn_errf(err, errlen, CCNN_EFORMAT, "%s: wrong magic number 0x%08x (expected 0x%08x for an IDX %s "
                       "file)", path, (unsigned)magic, (unsigned)magic_want, kind);
-        return CCNN_EFORMAT;
     }
     size_t got2 = 0;
     if (ccnn_data_gzread_full(f, hdr + 4, want - 4, &got2))
         return ccnn_data_gzfail(f, path, err, errlen);
     if (got2 < want - 4) {
-        ccnn_errf(err, errlen, 0, "%s: truncated IDX header (the file ends after %zu bytes)",
+        return ccnn_errf(err, errlen, CCNN_EFORMAT, "%s: truncated IDX header (the file ends after %zu bytes)",
                       path, 4 + got2);
-        return CCNN_EFORMAT;
     }
     for (int i = 0; i < ndim; i++) dims[i] = be32(hdr + 4 + 4 * i);
     return 0;
@@ -79,8 +75,7 @@ static int read_body(gzFile f, const char *path, size_t total, unsigned char **o
     size_t cap = total < FIRST_ALLOC ? total : FIRST_ALLOC, have = 0;
     unsigned char *buf = malloc(cap ? cap : 1);
     if (!buf) {
-        ccnn_errf(err, errlen, 0, "%s: out of memory", path);
-        return CCNN_ENOMEM;
+        return ccnn_errf(err, errlen, CCNN_ENOMEM, "%s: out of memory", path);
     }
     while (have < total) {
         if (have == cap) {
@@ -88,8 +83,7 @@ static int read_body(gzFile f, const char *path, size_t total, unsigned char **o
             unsigned char *nb = realloc(buf, ncap);
             if (!nb) {
                 free(buf);
-                ccnn_errf(err, errlen, 0, "%s: out of memory", path);
-                return CCNN_ENOMEM;
+                return ccnn_errf(err, errlen, CCNN_ENOMEM, "%s: out of memory", path);
             }
             buf = nb;
             cap = ncap;
@@ -117,33 +111,28 @@ static int load_images(const char *path, unsigned char **pixels, uint32_t *n, ui
     unsigned char *buf = NULL;
     rc = read_header(f, path, IDX_MAGIC_IMAGES, "image", 3, d, err, errlen);
     if (!rc && d[0] == 0) {
-        ccnn_errf(err, errlen, 0, "%s: the header says 0 images", path);
-        rc = CCNN_EFORMAT;
+        rc = ccnn_errf(err, errlen, CCNN_EFORMAT, "%s: the header says 0 images", path);
     } else if (!rc && d[0] > (uint32_t)INT_MAX) {
-        ccnn_errf(err, errlen, 0, "%s: absurd image count %u in the header", path, (unsigned)d[0]);
-        rc = CCNN_EFORMAT;
+        rc = ccnn_errf(err, errlen, CCNN_EFORMAT, "%s: absurd image count %u in the header", path, (unsigned)d[0]);
     } else if (!rc && (d[1] == 0 || d[2] == 0 || d[1] > IDX_MAX_SIDE || d[2] > IDX_MAX_SIDE ||
                        (uint64_t)d[1] * d[2] > IDX_MAX_PIXELS)) {
-        ccnn_errf(err, errlen, 0, "%s: absurd image size %ux%u in the header", path,
+        rc = ccnn_errf(err, errlen, CCNN_EFORMAT, "%s: absurd image size %ux%u in the header", path,
                       (unsigned)d[1], (unsigned)d[2]);
-        rc = CCNN_EFORMAT;
     }
     if (rc) goto done;
     const uint64_t per = (uint64_t)d[1] * d[2], total = per * d[0]; /* <= 2^55 */
     if (total > SIZE_MAX / 2) {
-        ccnn_errf(err, errlen, 0, "%s: %u images of %ux%u do not fit in memory", path,
+        rc = ccnn_errf(err, errlen, CCNN_EOVERFLOW, "%s: %u images of %ux%u do not fit in memory", path,
                       (unsigned)d[0], (unsigned)d[1], (unsigned)d[2]);
-        rc = CCNN_EOVERFLOW;
         goto done;
     }
     size_t got = 0;
     rc = read_body(f, path, (size_t)total, &buf, &got, err, errlen);
     if (rc) goto done;
     if (got < total) {
-        ccnn_errf(err, errlen, 0, "%s: truncated: the header says %u images of %ux%u but the "
+        rc = ccnn_errf(err, errlen, CCNN_EFORMAT, "%s: truncated: the header says %u images of %ux%u but the "
                       "file ends after %zu images", path, (unsigned)d[0], (unsigned)d[1],
                       (unsigned)d[2], (size_t)(got / per));
-        rc = CCNN_EFORMAT;
         goto done;
     }
     char what[96];
@@ -172,20 +161,17 @@ static int load_labels(const char *path, unsigned char **labels, uint32_t *n, ch
     unsigned char *buf = NULL;
     rc = read_header(f, path, IDX_MAGIC_LABELS, "label", 1, d, err, errlen);
     if (!rc && d[0] == 0) {
-        ccnn_errf(err, errlen, 0, "%s: the header says 0 labels", path);
-        rc = CCNN_EFORMAT;
+        rc = ccnn_errf(err, errlen, CCNN_EFORMAT, "%s: the header says 0 labels", path);
     } else if (!rc && d[0] > (uint32_t)INT_MAX) {
-        ccnn_errf(err, errlen, 0, "%s: absurd label count %u in the header", path, (unsigned)d[0]);
-        rc = CCNN_EFORMAT;
+        rc = ccnn_errf(err, errlen, CCNN_EFORMAT, "%s: absurd label count %u in the header", path, (unsigned)d[0]);
     }
     if (rc) goto done;
     size_t got = 0;
     rc = read_body(f, path, d[0], &buf, &got, err, errlen);
     if (rc) goto done;
     if (got < d[0]) {
-        ccnn_errf(err, errlen, 0, "%s: truncated: the header says %u labels but the file ends "
+        rc = ccnn_errf(err, errlen, CCNN_EFORMAT, "%s: truncated: the header says %u labels but the file ends "
                       "after %zu labels", path, (unsigned)d[0], got);
-        rc = CCNN_EFORMAT;
         goto done;
     }
     char what[96];
@@ -193,9 +179,8 @@ static int load_labels(const char *path, unsigned char **labels, uint32_t *n, ch
     rc = ccnn_data_gzexpect_end(f, path, what, err, errlen);
     for (size_t i = 0; !rc && i < d[0]; i++) {
         if (buf[i] >= IDX_CLASSES) {
-            ccnn_errf(err, errlen, 0, "%s: label %u of item %zu is out of range (expected 0..%d)",
+            rc = ccnn_errf(err, errlen, CCNN_EFORMAT, "%s: label %u of item %zu is out of range (expected 0..%d)",
                           path, (unsigned)buf[i], i, IDX_CLASSES - 1);
-            rc = CCNN_EFORMAT;
         }
     }
 done:
@@ -213,8 +198,7 @@ int ccnn_dataset_load_idx(ccnn_dataset **out, const char *images_path, const cha
                           char *err, size_t errlen)
 {
     if (!out || !images_path || !labels_path) {
-        ccnn_errf(err, errlen, 0, "ccnn_dataset_load_idx: NULL argument");
-        return CCNN_EINVAL;
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "ccnn_dataset_load_idx: NULL argument");
     }
     unsigned char *pixels = NULL, *labels = NULL;
     uint32_t n = 0, rows = 0, cols = 0, nl = 0;
