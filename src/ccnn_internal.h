@@ -26,6 +26,14 @@ int ccnn_conv_fast_backward_data(const ccnn_conv_dims *d, const float *dy, const
 int ccnn_conv_fast_backward_weights(const ccnn_conv_dims *d, const float *x, const float *dy,
                                     float *dw, float *dbias);
 
+/* How the fast path builds im2col at stride 1 (the tests force each):
+ * AUTO (the default) and WIDE use the wide layout of conv_fast.c, ROWS the
+ * general row-by-row im2col. The environment variable
+ * CCNN_IM2COL=rows|wide|auto sets it at start-up. */
+typedef enum { CCNN_IM2COL_AUTO = 0, CCNN_IM2COL_ROWS = 1, CCNN_IM2COL_WIDE = 2 } ccnn_im2col_mode;
+void ccnn_conv_fast_set_im2col(ccnn_im2col_mode m);
+ccnn_im2col_mode ccnn_conv_fast_get_im2col(void);
+
 /* Formats a message into err (which may be NULL; errlen is its size) and
  * returns code: `return ccnn_errf(err, errlen, CCNN_EINVAL, "...", ...);`. */
 int ccnn_errf(char *err, size_t errlen, int code, const char *fmt, ...)

@@ -6,6 +6,7 @@
  * NaN so any element left unwritten fails. Separate tests check that the bits do not
  * depend on the thread count, and the GEMM on its own. */
 #include "test.h"
+#include "ccnn_internal.h"
 #include "kernels/gemm.h"
 #include <math.h>
 #include <stdlib.h>
@@ -125,7 +126,8 @@ static void random_params(test_rng *rng, int kind, ccnn_conv2d_params *p)
     }
 }
 
-/* Runs one configuration through all three passes on every ISA. */
+/* Runs one configuration through all three passes on every ISA, with each
+ * im2col layout. */
 static void check_config(test_rng *rng, const ccnn_conv2d_params *p, const ccnn_isa *isas, int nisa)
 {
     size_t nx = x_count(p), nw = w_count(p), ny = out_count(p), nk = (size_t)p->k;
@@ -143,8 +145,14 @@ static void check_config(test_rng *rng, const ccnn_conv2d_params *p, const ccnn_
     CHECK_RC(ccnn_conv2d_backward_data_ref(p, dy, w, dx_ref), 0);
     CHECK_RC(ccnn_conv2d_backward_weights_ref(p, x, dy, dw_ref, db_ref), 0);
 
-    for (int i = 0; i < nisa; i++) {
-        ccnn_set_isa(isas[i]);
+    ccnn_im2col_mode mode = ccnn_conv_fast_get_im2col();
+    static const ccnn_im2col_mode modes[2] = {CCNN_IM2COL_ROWS, CCNN_IM2COL_WIDE};
+    static const char *mode_names[2] = {"rows", "wide"};
+    for (int i = 0; i < nisa * 2; i++) {
+        ccnn_set_isa(isas[i / 2]);
+        ccnn_conv_fast_set_im2col(modes[i % 2]);
+        char what[64];
+        snprintf(what, sizeof what, "%s %s", ccnn_isa_name(isas[i / 2]), mode_names[i % 2]);
         fill_nan(y, ny);
         fill_nan(dx, nx);
         fill_nan(dw, nw);
@@ -155,15 +163,13 @@ static void check_config(test_rng *rng, const ccnn_conv2d_params *p, const ccnn_
         double ey = test_rel_err(y, y_ref, ny, 1e-3), ex = test_rel_err(dx, dx_ref, nx, 1e-3);
         double ew = test_rel_err(dw, dw_ref, nw, 1e-3);
         double eb = use_dbias ? test_rel_err(db, db_ref, nk, 1e-3) : 0.0;
-        CHECK_MSG(ey <= TOL, "forward %s: rel err %g (%s%s)", ccnn_isa_name(isas[i]), ey,
-                  describe(p), use_bias ? " bias" : "");
-        CHECK_MSG(ex <= TOL, "backward data %s: rel err %g (%s)", ccnn_isa_name(isas[i]), ex,
-                  describe(p));
-        CHECK_MSG(ew <= TOL, "backward weights %s: rel err %g (%s)", ccnn_isa_name(isas[i]), ew,
-                  describe(p));
-        CHECK_MSG(eb <= TOL, "backward bias %s: rel err %g (%s)", ccnn_isa_name(isas[i]), eb,
-                  describe(p));
+        CHECK_MSG(ey <= TOL, "forward %s: rel err %g (%s%s)", what, ey, describe(p),
+                  use_bias ? " bias" : "");
+        CHECK_MSG(ex <= TOL, "backward data %s: rel err %g (%s)", what, ex, describe(p));
+        CHECK_MSG(ew <= TOL, "backward weights %s: rel err %g (%s)", what, ew, describe(p));
+        CHECK_MSG(eb <= TOL, "backward bias %s: rel err %g (%s)", what, eb, describe(p));
     }
+    ccnn_conv_fast_set_im2col(mode);
     free(x); free(w); free(b); free(dy);
     free(y_ref); free(dx_ref); free(dw_ref); free(db_ref);
     free(y); free(dx); free(dw); free(db);
@@ -273,11 +279,55 @@ CCNN_TEST(conv_fast_threads_bitwise)
     int nisa = supported_isas(isas);
     ccnn_conv_impl impl = ccnn_conv2d_get_impl();
     ccnn_conv2d_set_impl(CCNN_CONV_FAST);
+    ccnn_im2col_mode mode = ccnn_conv_fast_get_im2col();
     for (int i = 0; i < nisa; i++) {
         ccnn_set_isa(isas[i]);
-        for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++)
-            check_threads_bitwise(&cfgs[c], 100 + c);
+        for (int m = CCNN_IM2COL_ROWS; m <= CCNN_IM2COL_WIDE; m++) {
+            ccnn_conv_fast_set_im2col((ccnn_im2col_mode)m);
+            for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++)
+                check_threads_bitwise(&cfgs[c], 100 + c);
+        }
     }
+    ccnn_conv_fast_set_im2col(mode);
+    ccnn_set_isa(cur);
+    ccnn_conv2d_set_impl(impl);
+}
+
+/* The wide layout feeds the GEMM the same col values in the same K order as
+ * the row-by-row im2col, so the forward pass must give the same bits; this
+ * catches a shifted or stale packed row that the tolerance could hide. */
+CCNN_TEST(conv_fast_wide_forward_bitwise)
+{
+    ccnn_isa isas[3], cur = ccnn_get_isa();
+    int nisa = supported_isas(isas);
+    ccnn_conv_impl impl = ccnn_conv2d_get_impl();
+    ccnn_im2col_mode mode = ccnn_conv_fast_get_im2col();
+    ccnn_conv2d_set_impl(CCNN_CONV_FAST);
+    test_rng rng = {404};
+    for (int i = 0; i < 60 && test_failed_now() < 10; i++) {
+        ccnn_conv2d_params p;
+        random_params(&rng, i % 2 ? CFG_WIDE : CFG_GENERAL, &p);
+        p.stride_h = p.stride_w = 1;
+        int P, Q;
+        if (ccnn_conv2d_output_size(&p, &P, &Q)) continue;
+        size_t nx = x_count(&p), nw = w_count(&p), ny = out_count(&p);
+        float *x = test_alloc(nx), *w = test_alloc(nw), *b = test_alloc((size_t)p.k);
+        float *y0 = test_alloc(ny), *y1 = test_alloc(ny);
+        test_fill(&rng, x, nx, -1, 1);
+        test_fill(&rng, w, nw, -1, 1);
+        test_fill(&rng, b, (size_t)p.k, -1, 1);
+        ccnn_set_isa(isas[i % nisa]);
+        fill_nan(y0, ny);
+        fill_nan(y1, ny);
+        ccnn_conv_fast_set_im2col(CCNN_IM2COL_ROWS);
+        CHECK_RC(ccnn_conv2d_forward(&p, x, w, i % 3 ? b : NULL, y0), 0);
+        ccnn_conv_fast_set_im2col(CCNN_IM2COL_WIDE);
+        CHECK_RC(ccnn_conv2d_forward(&p, x, w, i % 3 ? b : NULL, y1), 0);
+        CHECK_MSG(memcmp(y0, y1, ny * sizeof(float)) == 0, "wide forward differs from rows (%s, %s)",
+                  ccnn_isa_name(isas[i % nisa]), describe(&p));
+        free(x); free(w); free(b); free(y0); free(y1);
+    }
+    ccnn_conv_fast_set_im2col(mode);
     ccnn_set_isa(cur);
     ccnn_conv2d_set_impl(impl);
 }
