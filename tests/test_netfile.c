@@ -177,7 +177,8 @@ CCNN_TEST(netfile_default_net)
     ccnn_net_free(net);
 }
 
-/* stem, block 1 (identity shortcut), blocks 2 and 3 (projection shortcut) */
+/* stem, block 1 (identity shortcut), block 2 (projection shortcut), block 3
+ * (identity), block 4 (projection) */
 static const want_layer resnet_layers[] = {
     {"conv1", "conv", 32, 28, 28, 32 * 1 * 9},
     {"batchnorm2", "batchnorm", 32, 28, 28, 64},
@@ -197,19 +198,26 @@ static const want_layer resnet_layers[] = {
     {"p2", "conv", 64, 14, 14, 64 * 32},
     {"q2", "batchnorm", 64, 14, 14, 128},
     {"add18", "add", 64, 14, 14, 0},
+    {"t2", "relu", 64, 14, 14, 0},
+    {"conv20", "conv", 64, 14, 14, 64 * 64 * 9},
+    {"batchnorm21", "batchnorm", 64, 14, 14, 128},
+    {"relu22", "relu", 64, 14, 14, 0},
+    {"conv23", "conv", 64, 14, 14, 64 * 64 * 9},
+    {"b3", "batchnorm", 64, 14, 14, 128},
+    {"add25", "add", 64, 14, 14, 0},
     {"s2", "relu", 64, 14, 14, 0},
-    {"conv20", "conv", 128, 7, 7, 128 * 64 * 9},
-    {"batchnorm21", "batchnorm", 128, 7, 7, 256},
-    {"relu22", "relu", 128, 7, 7, 0},
-    {"conv23", "conv", 128, 7, 7, 128 * 128 * 9},
-    {"b3", "batchnorm", 128, 7, 7, 256},
-    {"p3", "conv", 128, 7, 7, 128 * 64},
-    {"q3", "batchnorm", 128, 7, 7, 256},
-    {"add27", "add", 128, 7, 7, 0},
-    {"relu28", "relu", 128, 7, 7, 0},
-    {"global_avgpool29", "global_avgpool", 128, 1, 1, 0},
-    {"dense30", "dense", 10, 1, 1, 128 * 10 + 10},
-    {"softmax31", "softmax", 10, 1, 1, 0},
+    {"conv27", "conv", 128, 7, 7, 128 * 64 * 9},
+    {"batchnorm28", "batchnorm", 128, 7, 7, 256},
+    {"relu29", "relu", 128, 7, 7, 0},
+    {"conv30", "conv", 128, 7, 7, 128 * 128 * 9},
+    {"b4", "batchnorm", 128, 7, 7, 256},
+    {"p4", "conv", 128, 7, 7, 128 * 64},
+    {"q4", "batchnorm", 128, 7, 7, 256},
+    {"add34", "add", 128, 7, 7, 0},
+    {"relu35", "relu", 128, 7, 7, 0},
+    {"global_avgpool36", "global_avgpool", 128, 1, 1, 0},
+    {"dense37", "dense", 10, 1, 1, 128 * 10 + 10},
+    {"softmax38", "softmax", 10, 1, 1, 0},
 };
 
 CCNN_TEST(netfile_resnet_net)
@@ -220,15 +228,15 @@ CCNN_TEST(netfile_resnet_net)
     CHECK_MSG(rc == CCNN_OK, "%s", err);
     REQUIRE(rc == CCNN_OK && net);
     check_layers(net, resnet_layers, (int)(sizeof resnet_layers / sizeof resnet_layers[0]), RESNET_NET);
-    CHECK(ccnn_net_num_params(net) == 308074);
-    CHECK(ccnn_net_num_state(net) == 2 * (32 + 32 + 32 + 64 + 64 + 64 + 128 + 128 + 128));
+    CHECK(ccnn_net_num_params(net) == 382058);
+    CHECK(ccnn_net_num_state(net) == 2 * (32 + 32 + 32 + 64 + 64 + 64 + 64 + 64 + 128 + 128 + 128));
     CHECK(ccnn_net_num_classes(net) == 10);
     const ccnn_input_spec *in = ccnn_net_input(net);
     CHECK(in->c == 1 && in->h == 28 && in->w == 28 && in->mean[0] == 0.2860f && in->std[0] == 0.3530f);
     const ccnn_train_config *tc = ccnn_net_train_config(net);
     CHECK(tc->optimizer == CCNN_OPT_SGD && tc->lr == 0.05f && tc->momentum == 0.9f &&
           tc->nesterov == 1 && tc->weight_decay == 0.0005f && tc->schedule == CCNN_SCHED_COSINE &&
-          tc->epochs == 15 && tc->batch == 128 && tc->augment_crop == 2 && tc->augment_flip == 1 &&
+          tc->epochs == 20 && tc->batch == 128 && tc->augment_crop == 2 && tc->augment_flip == 1 &&
           tc->seed == 1);
     ccnn_net_free(net);
 }

@@ -2,7 +2,7 @@
  *
  * Loop order (GotoBLAS style, A sliver kept in L1):
  *   jc: N in NC-column panels
- *     pc: K in KC blocks                 <- fixed: decides rounding
+ *     pc: K in ccnn_gemm_kblock(K) blocks  <- fixed by K: decides rounding
  *       pack op(B)[pc.., jc..] into a row-major panel (stays in L2)
  *       ic: M in mr-row slivers
  *         pack op(A)[ic.., pc..] (one mr x kc sliver, stays in L1)
@@ -76,8 +76,9 @@ typedef struct gemm_args {
     int64_t ldc;
 } gemm_args;
 
-void ccnn_gemm_pack_a_matrix(const void *ctx, const ccnn_gemm_kernel *kr, int64_t i0, int m,
-                             int64_t p0, int64_t kc, float *restrict dst, float *scratch)
+const float *ccnn_gemm_pack_a_matrix(const void *ctx, const ccnn_gemm_kernel *kr, int64_t i0,
+                                     int m, int64_t p0, int64_t kc, float *restrict dst,
+                                     float *scratch)
 {
     const ccnn_gemm_matrix *a = ctx;
     const int mr = kr->mr;
@@ -92,6 +93,43 @@ void ccnn_gemm_pack_a_matrix(const void *ctx, const ccnn_gemm_kernel *kr, int64_
             else memcpy(dst + k * mr, src, sizeof(float) * (size_t)m);
         }
     }
+    return dst;
+}
+
+int64_t ccnn_gemm_kblock(int64_t K)
+{
+    int64_t blocks = (K + CCNN_GEMM_KC - 1) / CCNN_GEMM_KC;
+    return blocks > 1 ? (K + blocks - 1) / blocks : K;
+}
+
+/* The sliver of rows i0.. in the K block at p0 starts at p0*m_pad + i0*kc:
+ * every block before it is kc deep (ccnn_gemm_kblock), and holds m_pad rows. */
+int64_t ccnn_gemm_packed_a_floats(const ccnn_gemm_kernel *kr, int64_t M, int64_t K)
+{
+    return (M + kr->mr - 1) / kr->mr * kr->mr * K;
+}
+
+void ccnn_gemm_pack_a_all(const ccnn_gemm_kernel *kr, int64_t M, int64_t K, ccnn_pack_a_fn pack_a,
+                          const void *ctx, float *dst)
+{
+    const int64_t m_pad = (M + kr->mr - 1) / kr->mr * kr->mr, kb = ccnn_gemm_kblock(K);
+    _Alignas(64) float scratch[CCNN_GEMM_SCRATCH];
+    for (int64_t pc = 0; pc < K; pc += kb) {
+        int64_t kc = min64(kb, K - pc);
+        for (int64_t ic = 0; ic < M; ic += kr->mr) {
+            float *sliver = dst + pc * m_pad + ic * kc;
+            const float *got = pack_a(ctx, kr, ic, (int)min64(kr->mr, M - ic), pc, kc, sliver, scratch);
+            if (got != sliver) memcpy(sliver, got, sizeof(float) * (size_t)(kc * kr->mr));
+        }
+    }
+}
+
+const float *ccnn_gemm_pack_a_packed(const void *ctx, const ccnn_gemm_kernel *kr, int64_t i0,
+                                     int m, int64_t p0, int64_t kc, float *dst, float *scratch)
+{
+    const ccnn_gemm_packed *pk = ctx;
+    (void)kr; (void)m; (void)dst; (void)scratch;
+    return pk->a + p0 * pk->m_pad + i0 * kc;
 }
 
 void ccnn_gemm_pack_b_matrix(const void *ctx, const ccnn_gemm_kernel *kr, int64_t p0,
@@ -124,17 +162,18 @@ static void gemm_range(const gemm_args *g, int64_t m0, int64_t m1, int64_t n0, i
     const ccnn_gemm_kernel *kr = g->kr;
     for (int64_t jc = n0; jc < n1; jc += ps->nc) {
         int64_t nc = min64(ps->nc, n1 - jc), ldp = (nc + kr->nr - 1) / kr->nr * kr->nr;
-        for (int64_t pc = 0; pc < g->K; pc += CCNN_GEMM_KC) {
-            int64_t kc = min64(CCNN_GEMM_KC, g->K - pc);
+        const int64_t kb = ccnn_gemm_kblock(g->K);
+        for (int64_t pc = 0; pc < g->K; pc += kb) {
+            int64_t kc = min64(kb, g->K - pc);
             int load_c = pc > 0 || g->beta != 0.0f;
             float beta = pc > 0 ? 1.0f : g->beta;
             g->pack_b(g->b_ctx, kr, pc, kc, jc, nc, ps->b, ldp, ps->scratch);
             for (int64_t ic = m0; ic < m1; ic += kr->mr) {
                 int m = (int)min64(kr->mr, m1 - ic);
-                g->pack_a(g->a_ctx, kr, ic, m, pc, kc, ps->a, ps->scratch);
+                const float *a = g->pack_a(g->a_ctx, kr, ic, m, pc, kc, ps->a, ps->scratch);
                 float *c = g->C + ic * g->ldc + jc;
                 for (int64_t jr = 0; jr < nc; jr += kr->nr)
-                    kr->fn(kc, ps->a, ps->b + jr, ldp, c + jr, g->ldc, m,
+                    kr->fn(kc, a, ps->b + jr, ldp, c + jr, g->ldc, m,
                            (int)min64(kr->nr, nc - jr), beta, load_c);
             }
         }

@@ -6,7 +6,7 @@
  * beta == 0 never reads C, so C may hold garbage (even NaN).
  *
  * Results are bitwise identical whatever the thread count: every element of
- * C is summed over K in the same order (fixed CCNN_GEMM_KC blocks, the same
+ * C is summed over K in the same order (K blocks fixed by K alone, the same
  * micro-kernel), and threads only split M/N into whole register tiles.
  * Different ISAs (ccnn_get_isa) may round differently.
  */
@@ -39,7 +39,7 @@ void ccnn_sgemm_serial(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K
 #define CCNN_GEMM_NR_MAX 32
 
 /* A micro-kernel computes one mr x nr tile of C from packed panels:
- *   a: kc steps of mr values (column k of the A sliver), 64-byte aligned;
+ *   a: kc steps of mr values (column k of the A sliver), read by broadcasts;
  *   b: kc rows of nr values, row k at b + k*ldb, 64-byte aligned.
  * Only the top-left m x n part (m <= mr, n <= nr) of the tile is written:
  *   load_c == 0:  C = acc            (C not read)
@@ -72,9 +72,10 @@ const ccnn_gemm_kernel *ccnn_gemm_kernel_for(ccnn_isa isa);
 #define CCNN_GEMM_SCRATCH (CCNN_GEMM_NR_MAX * CCNN_GEMM_KC)
 
 /* An A sliver: dst[k*mr + i] = op(A)[i0+i][p0+k] for i < m, k < kc; zero
- * for m <= i < mr. */
-typedef void (*ccnn_pack_a_fn)(const void *ctx, const ccnn_gemm_kernel *kr, int64_t i0, int m,
-                               int64_t p0, int64_t kc, float *dst, float *scratch);
+ * for m <= i < mr. Returns the sliver the kernel reads: dst, or one packed
+ * earlier with the same layout (ccnn_gemm_pack_a_packed). */
+typedef const float *(*ccnn_pack_a_fn)(const void *ctx, const ccnn_gemm_kernel *kr, int64_t i0,
+                                       int m, int64_t p0, int64_t kc, float *dst, float *scratch);
 
 /* A B panel, row-major: dst[k*ldp + j] = op(B)[p0+k][j0+j] for j < nc, k < kc;
  * zero for nc <= j < ldp (ldp is nc rounded up to nr, so rows stay 64-byte
@@ -89,11 +90,35 @@ typedef struct ccnn_gemm_matrix {
     int64_t ld;
     int trans; /* op(X) = X^T */
 } ccnn_gemm_matrix;
-void ccnn_gemm_pack_a_matrix(const void *ctx, const ccnn_gemm_kernel *kr, int64_t i0, int m,
-                             int64_t p0, int64_t kc, float *dst, float *scratch);
+const float *ccnn_gemm_pack_a_matrix(const void *ctx, const ccnn_gemm_kernel *kr, int64_t i0,
+                                     int m, int64_t p0, int64_t kc, float *dst, float *scratch);
 void ccnn_gemm_pack_b_matrix(const void *ctx, const ccnn_gemm_kernel *kr, int64_t p0,
                              int64_t kc, int64_t j0, int64_t nc, float *dst, int64_t ldp,
                              float *scratch);
+
+/* The depth of the K blocks of a product with inner size K: K cut into the
+ * fewest blocks of at most CCNN_GEMM_KC, all as equal as can be (a K of
+ * 288 is 144 + 144, not 256 + 32, which would load and store C twice for
+ * little work). It depends on K only, so the summation order never depends
+ * on the thread count. */
+int64_t ccnn_gemm_kblock(int64_t K);
+
+/* ---- A packed once, used many times -----------------------------------------
+ * A product repeated with the same A (a convolution's weights, image after
+ * image) packs A once into all its slivers: ccnn_gemm_packed_a_floats(kr, M,
+ * K) floats (64-byte aligned), filled by ccnn_gemm_pack_a_all from any A
+ * packer; then ccnn_gemm_pack_a_packed with a ccnn_gemm_packed as its ctx
+ * hands the slivers to ccnn_sgemm_ex without copying. kr must be the
+ * kernel of the current ISA (ccnn_gemm_kernel_for(ccnn_get_isa())). */
+typedef struct ccnn_gemm_packed {
+    const float *a;
+    int64_t m_pad; /* M rounded up to mr */
+} ccnn_gemm_packed;
+int64_t ccnn_gemm_packed_a_floats(const ccnn_gemm_kernel *kr, int64_t M, int64_t K);
+void ccnn_gemm_pack_a_all(const ccnn_gemm_kernel *kr, int64_t M, int64_t K, ccnn_pack_a_fn pack_a,
+                          const void *ctx, float *dst);
+const float *ccnn_gemm_pack_a_packed(const void *ctx, const ccnn_gemm_kernel *kr, int64_t i0,
+                                     int m, int64_t p0, int64_t kc, float *dst, float *scratch);
 
 /* Packing space of one thread: an A sliver, a B panel, the scratch. */
 #define CCNN_GEMM_WS_FLOATS (CCNN_GEMM_MR_MAX * CCNN_GEMM_KC + CCNN_GEMM_KC * CCNN_GEMM_NC + \

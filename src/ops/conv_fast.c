@@ -129,13 +129,14 @@ static void pack_col(const void *ctx, const ccnn_gemm_kernel *kr, int64_t p0, in
 
 /* op(A) = col (CRS x PQ), the weight gradient: the sliver's m col rows into
  * the scratch, then transposed into the sliver. */
-static void pack_col_rows(const void *ctx, const ccnn_gemm_kernel *kr, int64_t i0, int m,
-                          int64_t p0, int64_t kc, float *dst, float *rows)
+static const float *pack_col_rows(const void *ctx, const ccnn_gemm_kernel *kr, int64_t i0,
+                                  int m, int64_t p0, int64_t kc, float *dst, float *rows)
 {
     const col_src *cs = ctx;
     if (m < kr->mr) memset(dst, 0, sizeof(float) * (size_t)(kc * kr->mr));
     for (int i = 0; i < m; i++) im2col_row(cs->d, cs->x, i0 + i, p0, kc, rows + i * kc);
     kr->transpose(rows, kc, m, kc, dst, kr->mr);
+    return dst;
 }
 
 /* The adjoint of im2col_row: dx[c][ih][iw] += in[t] for each t < len whose
@@ -269,13 +270,14 @@ static void pack_wide(const void *ctx, const ccnn_gemm_kernel *kr, int64_t p0, i
 
 /* op(A) = wide col (the weight gradient): m rows copied into the scratch,
  * then transposed into the sliver. */
-static void pack_wide_rows(const void *ctx, const ccnn_gemm_kernel *kr, int64_t i0, int m,
-                           int64_t p0, int64_t kc, float *dst, float *rows)
+static const float *pack_wide_rows(const void *ctx, const ccnn_gemm_kernel *kr, int64_t i0,
+                                   int m, int64_t p0, int64_t kc, float *dst, float *rows)
 {
     if (m < kr->mr) memset(dst, 0, sizeof(float) * (size_t)(kc * kr->mr));
     for (int i = 0; i < m; i++)
         memcpy(rows + i * kc, wide_row(ctx, i0 + i) + p0, sizeof(float) * (size_t)kc);
     kr->transpose(rows, kc, m, kc, dst, kr->mr);
+    return dst;
 }
 
 /* ---- depthwise: one input channel per group ----------------------------------
@@ -410,6 +412,9 @@ typedef struct run {
     float *extra; /* this thread's extra floats (NULL when none were asked for) */
     size_t extra_floats;
     int threaded;
+    float *apack;        /* the forward's weights packed once for all images, or NULL */
+    int64_t apack_group; /* floats of one group's packed weights */
+    int64_t m_pad;       /* Kg rounded up to the kernel's mr */
 } run;
 
 /* extra is rounded up to 16 floats so every thread's part stays 64-byte aligned. */
@@ -421,6 +426,7 @@ static int run_init(run *rn, size_t extra)
     rn->extra = NULL;
     rn->extra_floats = extra;
     rn->threaded = 1;
+    rn->apack = NULL;
     if (rn->ws && extra) {
         void *p = NULL;
         if (posix_memalign(&p, 64, sizeof(float) * extra * (size_t)nt) == 0) rn->extra = p;
@@ -437,14 +443,36 @@ static void run_free(run *rn)
 {
     free(rn->ws);
     free(rn->extra);
+    free(rn->apack);
 }
 
 /* The view of rn for thread tid of a parallel loop over images. */
 static run run_thread(const run *rn, int tid)
 {
-    run t = {rn->ws + CCNN_GEMM_WS_FLOATS * (size_t)tid,
-             rn->extra ? rn->extra + rn->extra_floats * (size_t)tid : NULL, rn->extra_floats, 0};
+    run t = *rn;
+    t.ws = rn->ws + CCNN_GEMM_WS_FLOATS * (size_t)tid;
+    t.extra = rn->extra ? rn->extra + rn->extra_floats * (size_t)tid : NULL;
+    t.threaded = 0;
     return t;
+}
+
+/* Packs every group's weights (Kg x CRS each) once for the whole batch,
+ * instead of once per image. */
+static int run_pack_weights(run *rn, const ccnn_conv_dims *d, const float *w)
+{
+    const ccnn_gemm_kernel *kr = ccnn_gemm_kernel_for(ccnn_get_isa());
+    const int64_t crs = d->cg * d->r * d->s;
+    void *p = NULL;
+    rn->m_pad = (d->kg + kr->mr - 1) / kr->mr * kr->mr;
+    rn->apack_group = ccnn_gemm_packed_a_floats(kr, d->kg, crs);
+    if (posix_memalign(&p, 64, sizeof(float) * (size_t)(rn->apack_group * d->groups))) return CCNN_ENOMEM;
+    rn->apack = p;
+    for (int64_t g = 0; g < d->groups; g++) {
+        ccnn_gemm_matrix a = {w + g * d->kg * crs, crs, 0};
+        ccnn_gemm_pack_a_all(kr, d->kg, crs, ccnn_gemm_pack_a_matrix, &a,
+                             rn->apack + g * rn->apack_group);
+    }
+    return CCNN_OK;
 }
 
 /* C = beta*C + op(A) op(B) for plain matrices. */
@@ -478,14 +506,13 @@ static int64_t forward_extra(const ccnn_conv_dims *d)
 /* yg (Kg x PQ) = bias + W_g col through the wide layout, a block of output
  * rows per GEMM. The bias starts the sum, as in the other path, so both
  * give the same bits. */
-static void forward_group_wide(const ccnn_conv_dims *d, const float *xg, const float *wg,
-                               const float *bg, float *yg, const run *rn)
+static void forward_group_wide(const ccnn_conv_dims *d, const float *xg, ccnn_pack_a_fn pack_w,
+                               const void *wctx, const float *bg, float *yg, const run *rn)
 {
     const int64_t crs = d->cg * d->r * d->s, pq = d->p * d->q, wp = wide_wp(d);
     const int64_t rows = wide_block_rows(d);
     float *yw = rn->extra, *xp = rn->extra + d->kg * rows * wp;
     wide_src src = {d, wide_pad(d, xg, xp), 0};
-    ccnn_gemm_matrix a = {wg, crs, 0};
     for (int64_t p0 = 0; p0 < d->p; p0 += rows) {
         int64_t p1 = min64(d->p, p0 + rows), cols = (p1 - 1 - p0) * wp + d->q;
         float beta = 0.0f;
@@ -498,8 +525,8 @@ static void forward_group_wide(const ccnn_conv_dims *d, const float *xg, const f
             beta = 1.0f;
         }
         src.j0 = p0 * wp;
-        ccnn_sgemm_ex(d->kg, cols, crs, ccnn_gemm_pack_a_matrix, &a, pack_wide, &src, beta, yw,
-                      cols, rn->threaded, rn->ws);
+        ccnn_sgemm_ex(d->kg, cols, crs, pack_w, wctx, pack_wide, &src, beta, yw, cols,
+                      rn->threaded, rn->ws);
         for (int64_t k = 0; k < d->kg; k++)
             for (int64_t p = p0; p < p1; p++)
                 memcpy(yg + k * pq + p * d->q, yw + k * cols + (p - p0) * wp,
@@ -514,8 +541,12 @@ static void forward_image(const ccnn_conv_dims *d, int64_t n, const float *x, co
     for (int64_t g = 0; g < d->groups; g++) {
         const float *xg = x + (n * d->c + g * d->cg) * hw, *wg = w + g * d->kg * crs;
         float *yg = y + (n * d->k + g * d->kg) * pq;
+        ccnn_gemm_matrix wm = {wg, crs, 0};
+        ccnn_gemm_packed wp = {rn->apack ? rn->apack + g * rn->apack_group : NULL, rn->m_pad};
+        ccnn_pack_a_fn pack_w = rn->apack ? ccnn_gemm_pack_a_packed : ccnn_gemm_pack_a_matrix;
+        const void *wctx = rn->apack ? (const void *)&wp : (const void *)&wm;
         if (rn->extra) {
-            forward_group_wide(d, xg, wg, bias ? bias + g * d->kg : NULL, yg, rn);
+            forward_group_wide(d, xg, pack_w, wctx, bias ? bias + g * d->kg : NULL, yg, rn);
             continue;
         }
         float beta = 0.0f;
@@ -528,12 +559,13 @@ static void forward_image(const ccnn_conv_dims *d, int64_t n, const float *x, co
             beta = 1.0f;
         }
         if (is_pointwise(d)) {
-            gemm(rn, 0, 0, d->kg, pq, crs, wg, crs, xg, pq, beta, yg, pq);
-        } else {
-            ccnn_gemm_matrix a = {wg, crs, 0};
-            col_src cs = {d, xg};
-            ccnn_sgemm_ex(d->kg, pq, crs, ccnn_gemm_pack_a_matrix, &a, pack_col, &cs, beta, yg, pq,
+            ccnn_gemm_matrix xm = {xg, pq, 0};
+            ccnn_sgemm_ex(d->kg, pq, crs, pack_w, wctx, ccnn_gemm_pack_b_matrix, &xm, beta, yg, pq,
                           rn->threaded, rn->ws);
+        } else {
+            col_src cs = {d, xg};
+            ccnn_sgemm_ex(d->kg, pq, crs, pack_w, wctx, pack_col, &cs, beta, yg, pq, rn->threaded,
+                          rn->ws);
         }
     }
 }
@@ -547,6 +579,10 @@ int ccnn_conv_fast_forward(const ccnn_conv_dims *d, const float *x, const float 
     }
     run rn;
     if (run_init(&rn, (size_t)forward_extra(d))) return CCNN_ENOMEM;
+    if (d->n > 1 && run_pack_weights(&rn, d, w)) {
+        run_free(&rn);
+        return CCNN_ENOMEM;
+    }
     int nt = image_threads(d);
     if (nt > 1) {
 #pragma omp parallel for num_threads(nt) schedule(static)
