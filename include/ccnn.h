@@ -70,6 +70,23 @@ int ccnn_conv2d_backward_data(const ccnn_conv2d_params *p, const float *dy, cons
 int ccnn_conv2d_backward_weights(const ccnn_conv2d_params *p, const float *x, const float *dy,
                                  float *dw, float *dbias /* may be NULL */);
 
+/* A workspace: the scratch memory of the fast path (packing buffers, partial
+ * sums), kept from call to call so that repeated calls - a training loop -
+ * do not allocate. Optional: the calls above allocate and free their own.
+ * The *_ws calls grow it as needed; results are the same bits with or
+ * without it. One workspace serves one call at a time. Create and free it
+ * with these two; free(NULL) is a no-op. */
+typedef struct ccnn_conv2d_workspace ccnn_conv2d_workspace;
+ccnn_conv2d_workspace *ccnn_conv2d_workspace_create(void); /* NULL when out of memory */
+void ccnn_conv2d_workspace_free(ccnn_conv2d_workspace *ws);
+/* The calls above with a workspace (ws may be NULL: then they allocate). */
+int ccnn_conv2d_forward_ws(ccnn_conv2d_workspace *ws, const ccnn_conv2d_params *p, const float *x,
+                           const float *w, const float *bias, float *y);
+int ccnn_conv2d_backward_data_ws(ccnn_conv2d_workspace *ws, const ccnn_conv2d_params *p,
+                                 const float *dy, const float *w, float *dx);
+int ccnn_conv2d_backward_weights_ws(ccnn_conv2d_workspace *ws, const ccnn_conv2d_params *p,
+                                    const float *x, const float *dy, float *dw, float *dbias);
+
 /* The reference implementation: plain loops written from docs/backprop.md.
  * Same contract as above; slow; the executable specification. */
 int ccnn_conv2d_forward_ref(const ccnn_conv2d_params *p, const float *x, const float *w,

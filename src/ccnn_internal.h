@@ -20,11 +20,12 @@ int ccnn_conv_dims_init(const ccnn_conv2d_params *p, ccnn_conv_dims *d);
 
 /* The fast path (src/ops/conv_fast.c); same contract as the public calls,
  * dimensions already validated. */
-int ccnn_conv_fast_forward(const ccnn_conv_dims *d, const float *x, const float *w,
-                           const float *bias, float *y);
-int ccnn_conv_fast_backward_data(const ccnn_conv_dims *d, const float *dy, const float *w, float *dx);
-int ccnn_conv_fast_backward_weights(const ccnn_conv_dims *d, const float *x, const float *dy,
-                                    float *dw, float *dbias);
+int ccnn_conv_fast_forward(ccnn_conv2d_workspace *ws, const ccnn_conv_dims *d, const float *x,
+                           const float *w, const float *bias, float *y);
+int ccnn_conv_fast_backward_data(ccnn_conv2d_workspace *ws, const ccnn_conv_dims *d,
+                                 const float *dy, const float *w, float *dx);
+int ccnn_conv_fast_backward_weights(ccnn_conv2d_workspace *ws, const ccnn_conv_dims *d,
+                                    const float *x, const float *dy, float *dw, float *dbias);
 
 /* How the fast path builds im2col at stride 1 (the tests force each):
  * AUTO (the default) and WIDE use the wide layout of conv_fast.c, ROWS the

@@ -431,3 +431,55 @@ CCNN_TEST(conv_fast_sgemm_threads_bitwise)
     free(A);
     free(B);
 }
+
+/* ---- the workspace ------------------------------------------------------------ */
+
+/* One workspace through a run of different shapes (growing and shrinking,
+ * every path: im2col rows and wide, 1x1, groups, depthwise, dx as a
+ * forward pass and through col2im) gives the same bits as calls without
+ * one; outputs start as NaN, so a stale buffer or a missed write shows. */
+CCNN_TEST(conv_fast_workspace_same_bits)
+{
+    ccnn_conv_impl impl = ccnn_conv2d_get_impl();
+    ccnn_conv2d_set_impl(CCNN_CONV_FAST);
+    ccnn_conv2d_workspace *ws = ccnn_conv2d_workspace_create();
+    REQUIRE(ws);
+    test_rng rng = {505};
+    static const int kinds[] = {CFG_WIDE, CFG_GENERAL, CFG_1X1, CFG_MANY_CHANNELS, CFG_DEPTHWISE,
+                                CFG_GROUPS};
+    for (int i = 0; i < 48 && test_failed_now() < 10; i++) {
+        ccnn_conv2d_params p;
+        random_params(&rng, kinds[i % 6], &p);
+        size_t nx = x_count(&p), nw = w_count(&p), ny = out_count(&p), nk = (size_t)p.k;
+        float *x = test_alloc(nx), *w = test_alloc(nw), *b = test_alloc(nk), *dy = test_alloc(ny);
+        float *a[4], *c[4];
+        size_t len[4] = {ny, nx, nw, nk};
+        test_fill(&rng, x, nx, -1, 1);
+        test_fill(&rng, w, nw, -1, 1);
+        test_fill(&rng, b, nk, -1, 1);
+        test_fill(&rng, dy, ny, -1, 1);
+        for (int j = 0; j < 4; j++) {
+            a[j] = test_alloc(len[j]);
+            c[j] = test_alloc(len[j]);
+            fill_nan(a[j], len[j]);
+            fill_nan(c[j], len[j]);
+        }
+        CHECK_RC(ccnn_conv2d_forward(&p, x, w, b, a[0]), 0);
+        CHECK_RC(ccnn_conv2d_backward_data(&p, dy, w, a[1]), 0);
+        CHECK_RC(ccnn_conv2d_backward_weights(&p, x, dy, a[2], a[3]), 0);
+        CHECK_RC(ccnn_conv2d_forward_ws(ws, &p, x, w, b, c[0]), 0);
+        CHECK_RC(ccnn_conv2d_backward_data_ws(ws, &p, dy, w, c[1]), 0);
+        CHECK_RC(ccnn_conv2d_backward_weights_ws(ws, &p, x, dy, c[2], c[3]), 0);
+        static const char *names[4] = {"y", "dx", "dw", "dbias"};
+        for (int j = 0; j < 4; j++) {
+            CHECK_MSG(memcmp(a[j], c[j], len[j] * sizeof(float)) == 0,
+                      "%s differs with a workspace (%s)", names[j], describe(&p));
+            free(a[j]);
+            free(c[j]);
+        }
+        free(x); free(w); free(b); free(dy);
+    }
+    ccnn_conv2d_workspace_free(ws);
+    ccnn_conv2d_workspace_free(NULL);
+    ccnn_conv2d_set_impl(impl);
+}

@@ -62,15 +62,18 @@ static const float *conv_bias(const ccnn_layer *l, const float *base)
     return l->spec.no_bias ? NULL : base + l->tensors[1].offset;
 }
 
+/* The op overwrites its outputs; the layer contract is to add, so the op
+ * writes to a scratch buffer that is then added. ws: the op's scratch,
+ * kept across steps. */
+typedef struct { float *dw, *dx; size_t dx_cap; ccnn_conv2d_workspace *ws; } conv_priv;
+
 static int conv_forward(ccnn_layer *l, const ccnn_run *run)
 {
+    const conv_priv *pv = l->priv;
     ccnn_conv2d_params p = conv_params(l, run->batch);
-    return ccnn_conv2d_forward(&p, l->in[0], l->params, conv_bias(l, l->params), l->out);
+    return ccnn_conv2d_forward_ws(pv ? pv->ws : NULL, &p, l->in[0], l->params,
+                                  conv_bias(l, l->params), l->out);
 }
-
-/* The op overwrites its outputs; the layer contract is to add, so the op
- * writes to a scratch buffer that is then added. */
-typedef struct { float *dw, *dx; size_t dx_cap; } conv_priv;
 
 static int conv_reserve(ccnn_layer *l, int batch)
 {
@@ -79,9 +82,9 @@ static int conv_reserve(ccnn_layer *l, int batch)
         pv = calloc(1, sizeof *pv);
         if (!pv) return CCNN_ENOMEM;
         l->priv = pv;
-        pv->dw = malloc(l->n_params * sizeof(float));
-        if (!pv->dw) return CCNN_ENOMEM;
     }
+    if (!pv->dw && !(pv->dw = malloc(l->n_params * sizeof(float)))) return CCNN_ENOMEM;
+    if (!pv->ws && !(pv->ws = ccnn_conv2d_workspace_create())) return CCNN_ENOMEM;
     size_t need = (size_t)batch * ccnn_shape_size(l->in_shape[0]);
     if (need > pv->dx_cap) {
         float *p = realloc(pv->dx, need * sizeof(float));
@@ -96,12 +99,12 @@ static int conv_backward(ccnn_layer *l, const ccnn_run *run)
 {
     conv_priv *pv = l->priv;
     ccnn_conv2d_params p = conv_params(l, run->batch);
-    int rc = ccnn_conv2d_backward_weights(&p, l->in[0], l->dout, pv->dw,
-                                          l->spec.no_bias ? NULL : pv->dw + l->tensors[1].offset);
+    int rc = ccnn_conv2d_backward_weights_ws(pv->ws, &p, l->in[0], l->dout, pv->dw,
+                                             l->spec.no_bias ? NULL : pv->dw + l->tensors[1].offset);
     if (rc) return rc;
     for (size_t i = 0; i < l->n_params; i++) l->grads[i] += pv->dw[i];
     if (l->din[0]) {
-        rc = ccnn_conv2d_backward_data(&p, l->dout, l->params, pv->dx);
+        rc = ccnn_conv2d_backward_data_ws(pv->ws, &p, l->dout, l->params, pv->dx);
         if (rc) return rc;
         size_t n = (size_t)run->batch * ccnn_shape_size(l->in_shape[0]);
         for (size_t i = 0; i < n; i++) l->din[0][i] += pv->dx[i];
@@ -112,7 +115,12 @@ static int conv_backward(ccnn_layer *l, const ccnn_run *run)
 static void conv_destroy(ccnn_layer *l)
 {
     conv_priv *pv = l->priv;
-    if (pv) { free(pv->dw); free(pv->dx); free(pv); }
+    if (pv) {
+        free(pv->dw);
+        free(pv->dx);
+        ccnn_conv2d_workspace_free(pv->ws);
+        free(pv);
+    }
     l->priv = NULL;
 }
 

@@ -137,6 +137,7 @@ static void deconv_init(ccnn_layer *l, ccnn_rng *rng)
 typedef struct {
     float *dw, *dx, *crop;
     size_t dx_cap, crop_cap;
+    ccnn_conv2d_workspace *ws; /* the op's scratch, kept across steps */
 } deconv_priv;
 
 static int grow(float **buf, size_t *cap, size_t need)
@@ -158,6 +159,7 @@ static int deconv_reserve(ccnn_layer *l, int batch)
         l->priv = pv;
     }
     if (!pv->dw && !(pv->dw = malloc(l->n_params * sizeof(float)))) return CCNN_ENOMEM;
+    if (!pv->ws && !(pv->ws = ccnn_conv2d_workspace_create())) return CCNN_ENOMEM;
     int hc, wc;
     deconv_conv(l, batch, &hc, &wc);
     int rc = grow(&pv->dx, &pv->dx_cap, (size_t)batch * ccnn_shape_size(l->in_shape[0]));
@@ -173,7 +175,7 @@ static int deconv_forward(ccnn_layer *l, const ccnn_run *run)
     ccnn_conv2d_params p = deconv_conv(l, run->batch, &hc, &wc);
     size_t plane = (size_t)H * W, planes = (size_t)run->batch * F;
     int cropped = hc != H || wc != W;
-    int rc = ccnn_conv2d_backward_data(&p, l->in[0], l->params, cropped ? pv->crop : l->out);
+    int rc = ccnn_conv2d_backward_data_ws(pv->ws, &p, l->in[0], l->params, cropped ? pv->crop : l->out);
     if (rc) return rc;
     if (cropped) /* the rows and columns past H_c x W_c get nothing but the bias */
         for (size_t i = 0; i < planes; i++)
@@ -207,7 +209,7 @@ static int deconv_backward(ccnn_layer *l, const ccnn_run *run)
                        (size_t)wc * sizeof(float));
         dy = pv->crop;
     }
-    int rc = ccnn_conv2d_backward_weights(&p, dy, l->in[0], pv->dw, NULL);
+    int rc = ccnn_conv2d_backward_weights_ws(pv->ws, &p, dy, l->in[0], pv->dw, NULL);
     if (rc) return rc;
     size_t nw = l->tensors[0].dims[0] * (size_t)l->tensors[0].dims[1] * l->tensors[0].dims[2] *
                 l->tensors[0].dims[3];
@@ -224,7 +226,7 @@ static int deconv_backward(ccnn_layer *l, const ccnn_run *run)
         }
     }
     if (l->din[0]) {
-        rc = ccnn_conv2d_forward(&p, dy, l->params, NULL, pv->dx);
+        rc = ccnn_conv2d_forward_ws(pv->ws, &p, dy, l->params, NULL, pv->dx);
         if (rc) return rc;
         size_t n = (size_t)run->batch * ccnn_shape_size(l->in_shape[0]);
         for (size_t i = 0; i < n; i++) l->din[0][i] += pv->dx[i];
@@ -235,7 +237,13 @@ static int deconv_backward(ccnn_layer *l, const ccnn_run *run)
 static void deconv_destroy(ccnn_layer *l)
 {
     deconv_priv *pv = l->priv;
-    if (pv) { free(pv->dw); free(pv->dx); free(pv->crop); free(pv); }
+    if (pv) {
+        free(pv->dw);
+        free(pv->dx);
+        free(pv->crop);
+        ccnn_conv2d_workspace_free(pv->ws);
+        free(pv);
+    }
     l->priv = NULL;
 }
 

@@ -20,8 +20,8 @@ ccnn_conv_impl ccnn_conv2d_get_impl(void)
     return (ccnn_conv_impl)g_impl;
 }
 
-int ccnn_conv2d_forward(const ccnn_conv2d_params *p, const float *x, const float *w,
-                        const float *bias, float *y)
+int ccnn_conv2d_forward_ws(ccnn_conv2d_workspace *ws, const ccnn_conv2d_params *p, const float *x,
+                           const float *w, const float *bias, float *y)
 {
     if (ccnn_conv2d_get_impl() == CCNN_CONV_REF)
         return ccnn_conv2d_forward_ref(p, x, w, bias, y);
@@ -29,10 +29,11 @@ int ccnn_conv2d_forward(const ccnn_conv2d_params *p, const float *x, const float
     int rc = ccnn_conv_dims_init(p, &d);
     if (rc) return rc;
     if (!x || !w || !y) return CCNN_EINVAL;
-    return ccnn_conv_fast_forward(&d, x, w, bias, y);
+    return ccnn_conv_fast_forward(ws, &d, x, w, bias, y);
 }
 
-int ccnn_conv2d_backward_data(const ccnn_conv2d_params *p, const float *dy, const float *w, float *dx)
+int ccnn_conv2d_backward_data_ws(ccnn_conv2d_workspace *ws, const ccnn_conv2d_params *p,
+                                 const float *dy, const float *w, float *dx)
 {
     if (ccnn_conv2d_get_impl() == CCNN_CONV_REF)
         return ccnn_conv2d_backward_data_ref(p, dy, w, dx);
@@ -40,11 +41,11 @@ int ccnn_conv2d_backward_data(const ccnn_conv2d_params *p, const float *dy, cons
     int rc = ccnn_conv_dims_init(p, &d);
     if (rc) return rc;
     if (!dy || !w || !dx) return CCNN_EINVAL;
-    return ccnn_conv_fast_backward_data(&d, dy, w, dx);
+    return ccnn_conv_fast_backward_data(ws, &d, dy, w, dx);
 }
 
-int ccnn_conv2d_backward_weights(const ccnn_conv2d_params *p, const float *x, const float *dy,
-                                 float *dw, float *dbias)
+int ccnn_conv2d_backward_weights_ws(ccnn_conv2d_workspace *ws, const ccnn_conv2d_params *p,
+                                    const float *x, const float *dy, float *dw, float *dbias)
 {
     if (ccnn_conv2d_get_impl() == CCNN_CONV_REF)
         return ccnn_conv2d_backward_weights_ref(p, x, dy, dw, dbias);
@@ -52,5 +53,22 @@ int ccnn_conv2d_backward_weights(const ccnn_conv2d_params *p, const float *x, co
     int rc = ccnn_conv_dims_init(p, &d);
     if (rc) return rc;
     if (!x || !dy || !dw) return CCNN_EINVAL;
-    return ccnn_conv_fast_backward_weights(&d, x, dy, dw, dbias);
+    return ccnn_conv_fast_backward_weights(ws, &d, x, dy, dw, dbias);
+}
+
+int ccnn_conv2d_forward(const ccnn_conv2d_params *p, const float *x, const float *w,
+                        const float *bias, float *y)
+{
+    return ccnn_conv2d_forward_ws(NULL, p, x, w, bias, y);
+}
+
+int ccnn_conv2d_backward_data(const ccnn_conv2d_params *p, const float *dy, const float *w, float *dx)
+{
+    return ccnn_conv2d_backward_data_ws(NULL, p, dy, w, dx);
+}
+
+int ccnn_conv2d_backward_weights(const ccnn_conv2d_params *p, const float *x, const float *dy,
+                                 float *dw, float *dbias)
+{
+    return ccnn_conv2d_backward_weights_ws(NULL, p, x, dy, dw, dbias);
 }

@@ -402,13 +402,62 @@ static void dw_backward_weights(const ccnn_conv_dims *d, const float *x, const f
     }
 }
 
+/* ---- the workspace ------------------------------------------------------------
+ * Each buffer of a call has its own slot, kept and grown as needed, so a
+ * training loop stops allocating after its first step. A nested call (dx
+ * as a forward pass) uses other slots than its caller. Without a workspace
+ * each buffer is allocated and freed by the call. */
+enum { WS_GEMM, WS_EXTRA, WS_APACK, WS_DCOL, WS_PARTS, WS_WT, WS_SLOTS };
+
+struct ccnn_conv2d_workspace {
+    float *buf[WS_SLOTS];
+    size_t cap[WS_SLOTS]; /* floats */
+};
+
+ccnn_conv2d_workspace *ccnn_conv2d_workspace_create(void)
+{
+    return calloc(1, sizeof(ccnn_conv2d_workspace));
+}
+
+void ccnn_conv2d_workspace_free(ccnn_conv2d_workspace *ws)
+{
+    if (!ws) return;
+    for (int i = 0; i < WS_SLOTS; i++) free(ws->buf[i]);
+    free(ws);
+}
+
+static float *alloc64(size_t floats)
+{
+    void *p = NULL;
+    return posix_memalign(&p, 64, sizeof(float) * (floats ? floats : 1)) == 0 ? p : NULL;
+}
+
+/* 64-byte aligned space for n floats in the slot (contents undefined), or NULL. */
+static float *ws_take(ccnn_conv2d_workspace *ws, int slot, size_t n)
+{
+    if (!ws) return alloc64(n);
+    if (ws->cap[slot] < n || !ws->buf[slot]) {
+        free(ws->buf[slot]);
+        ws->buf[slot] = alloc64(n);
+        ws->cap[slot] = ws->buf[slot] ? n : 0;
+    }
+    return ws->buf[slot];
+}
+
+/* Ends the use of space from ws_take. */
+static void ws_give(ccnn_conv2d_workspace *ws, float *p)
+{
+    if (!ws) free(p);
+}
+
 /* ---- GEMM calls ------------------------------------------------------------
- * Each conv call allocates the GEMM's packing space once, for every thread
- * it may run, plus `extra` floats per thread for the wide layout's buffers,
+ * Each conv call takes the GEMM's packing space once, for every thread it
+ * may run, plus `extra` floats per thread for the wide layout's buffers,
  * and passes it down; threaded says whether one GEMM may fan out over the
  * threads (only when the images are not already shared out). */
 typedef struct run {
-    float *ws;    /* ccnn_gemm_ws_alloc space for all the call's threads */
+    ccnn_conv2d_workspace *cws; /* where the buffers below come from (may be NULL) */
+    float *ws;    /* GEMM packing space for all the call's threads */
     float *extra; /* this thread's extra floats (NULL when none were asked for) */
     size_t extra_floats;
     int threaded;
@@ -418,22 +467,19 @@ typedef struct run {
 } run;
 
 /* extra is rounded up to 16 floats so every thread's part stays 64-byte aligned. */
-static int run_init(run *rn, size_t extra)
+static int run_init(run *rn, ccnn_conv2d_workspace *cws, size_t extra)
 {
     int nt = omp_in_parallel() ? 1 : ccnn_threads();
     extra = (extra + 15) / 16 * 16;
-    rn->ws = ccnn_gemm_ws_alloc(nt);
-    rn->extra = NULL;
+    rn->cws = cws;
+    rn->ws = ws_take(cws, WS_GEMM, CCNN_GEMM_WS_FLOATS * (size_t)nt);
+    rn->extra = extra ? ws_take(cws, WS_EXTRA, extra * (size_t)nt) : NULL;
     rn->extra_floats = extra;
     rn->threaded = 1;
     rn->apack = NULL;
-    if (rn->ws && extra) {
-        void *p = NULL;
-        if (posix_memalign(&p, 64, sizeof(float) * extra * (size_t)nt) == 0) rn->extra = p;
-    }
     if (!rn->ws || (extra && !rn->extra)) {
-        free(rn->ws);
-        free(rn->extra);
+        ws_give(cws, rn->ws);
+        ws_give(cws, rn->extra);
         return CCNN_ENOMEM;
     }
     return 0;
@@ -441,9 +487,9 @@ static int run_init(run *rn, size_t extra)
 
 static void run_free(run *rn)
 {
-    free(rn->ws);
-    free(rn->extra);
-    free(rn->apack);
+    ws_give(rn->cws, rn->ws);
+    ws_give(rn->cws, rn->extra);
+    ws_give(rn->cws, rn->apack);
 }
 
 /* The view of rn for thread tid of a parallel loop over images. */
@@ -462,11 +508,10 @@ static int run_pack_weights(run *rn, const ccnn_conv_dims *d, const float *w)
 {
     const ccnn_gemm_kernel *kr = ccnn_gemm_kernel_for(ccnn_get_isa());
     const int64_t crs = d->cg * d->r * d->s;
-    void *p = NULL;
     rn->m_pad = (d->kg + kr->mr - 1) / kr->mr * kr->mr;
     rn->apack_group = ccnn_gemm_packed_a_floats(kr, d->kg, crs);
-    if (posix_memalign(&p, 64, sizeof(float) * (size_t)(rn->apack_group * d->groups))) return CCNN_ENOMEM;
-    rn->apack = p;
+    rn->apack = ws_take(rn->cws, WS_APACK, (size_t)(rn->apack_group * d->groups));
+    if (!rn->apack) return CCNN_ENOMEM;
     for (int64_t g = 0; g < d->groups; g++) {
         ccnn_gemm_matrix a = {w + g * d->kg * crs, crs, 0};
         ccnn_gemm_pack_a_all(kr, d->kg, crs, ccnn_gemm_pack_a_matrix, &a,
@@ -570,15 +615,15 @@ static void forward_image(const ccnn_conv_dims *d, int64_t n, const float *x, co
     }
 }
 
-int ccnn_conv_fast_forward(const ccnn_conv_dims *d, const float *x, const float *w,
-                           const float *bias, float *y)
+int ccnn_conv_fast_forward(ccnn_conv2d_workspace *ws, const ccnn_conv_dims *d, const float *x,
+                           const float *w, const float *bias, float *y)
 {
     if (is_depthwise(d)) {
         dw_forward(d, x, w, bias, y);
         return CCNN_OK;
     }
     run rn;
-    if (run_init(&rn, (size_t)forward_extra(d))) return CCNN_ENOMEM;
+    if (run_init(&rn, ws, (size_t)forward_extra(d))) return CCNN_ENOMEM;
     if (d->n > 1 && run_pack_weights(&rn, d, w)) {
         run_free(&rn);
         return CCNN_ENOMEM;
@@ -631,11 +676,11 @@ static void backward_data_image(const ccnn_conv_dims *d, int64_t n, const float 
  * and their two channel axes swapped, padded by dilation*(R-1) - pad on each
  * side (a negative pad crops). That runs as a forward pass: im2col packed
  * into the GEMM, no dcol buffer, no col2im. */
-static int backward_data_as_forward(const ccnn_conv_dims *d, const float *dy, const float *w,
-                                    float *dx)
+static int backward_data_as_forward(ccnn_conv2d_workspace *ws, const ccnn_conv_dims *d,
+                                    const float *dy, const float *w, float *dx)
 {
     const int64_t rs = d->r * d->s;
-    float *wt = malloc(sizeof(float) * (size_t)d->w_count);
+    float *wt = ws_take(ws, WS_WT, (size_t)d->w_count);
     if (!wt) return CCNN_ENOMEM;
     /* wt[g*Cg + c][k][R-1-r][S-1-s] = w[g*Kg + k][c][r][s] */
     for (int64_t g = 0; g < d->groups; g++)
@@ -652,12 +697,13 @@ static int backward_data_as_forward(const ccnn_conv_dims *d, const float *dy, co
     t.pt = d->dh * (d->r - 1) - d->pt; t.pb = d->dh * (d->r - 1) - d->pb;
     t.pl = d->dw * (d->s - 1) - d->pl; t.pr = d->dw * (d->s - 1) - d->pr;
     t.x_count = d->y_count; t.y_count = d->x_count;
-    int rc = ccnn_conv_fast_forward(&t, dy, wt, NULL, dx);
-    free(wt);
+    int rc = ccnn_conv_fast_forward(ws, &t, dy, wt, NULL, dx);
+    ws_give(ws, wt);
     return rc;
 }
 
-int ccnn_conv_fast_backward_data(const ccnn_conv_dims *d, const float *dy, const float *w, float *dx)
+int ccnn_conv_fast_backward_data(ccnn_conv2d_workspace *ws, const ccnn_conv_dims *d,
+                                 const float *dy, const float *w, float *dx)
 {
     if (is_depthwise(d)) {
         dw_backward_data(d, dy, w, dx);
@@ -666,14 +712,14 @@ int ccnn_conv_fast_backward_data(const ccnn_conv_dims *d, const float *dy, const
     /* The forward pass's packing costs about 1/Cg of its multiply, col2im
      * about 1/Kg of the GEMM before it: the larger side wins. */
     if (d->sh == 1 && d->sw == 1 && !is_pointwise(d) && d->cg >= d->kg && d->cg >= 16)
-        return backward_data_as_forward(d, dy, w, dx);
+        return backward_data_as_forward(ws, d, dy, w, dx);
 
     int nt = image_threads(d);
     int64_t cf = is_pointwise(d) ? 0 : d->cg * d->r * d->s * dcol_cols(d);
-    float *dcol = cf ? malloc(sizeof(float) * (size_t)(cf * nt)) : NULL;
+    float *dcol = cf ? ws_take(ws, WS_DCOL, (size_t)(cf * nt)) : NULL;
     run rn;
-    if ((cf && !dcol) || run_init(&rn, 0)) {
-        free(dcol);
+    if ((cf && !dcol) || run_init(&rn, ws, 0)) {
+        ws_give(ws, dcol);
         return CCNN_ENOMEM;
     }
     if (nt > 1) {
@@ -687,7 +733,7 @@ int ccnn_conv_fast_backward_data(const ccnn_conv_dims *d, const float *dy, const
         for (int64_t n = 0; n < d->n; n++) backward_data_image(d, n, dy, w, dx, dcol, &rn);
     }
     run_free(&rn);
-    free(dcol);
+    ws_give(ws, dcol);
     return CCNN_OK;
 }
 
@@ -759,8 +805,8 @@ static void wgrad_chunk(const ccnn_conv_dims *d, int64_t n0, int64_t n1, const f
     }
 }
 
-int ccnn_conv_fast_backward_weights(const ccnn_conv_dims *d, const float *x, const float *dy,
-                                    float *dw, float *dbias)
+int ccnn_conv_fast_backward_weights(ccnn_conv2d_workspace *ws, const ccnn_conv_dims *d,
+                                    const float *x, const float *dy, float *dw, float *dbias)
 {
     if (is_depthwise(d)) {
         dw_backward_weights(d, x, dy, dw, dbias);
@@ -771,10 +817,10 @@ int ccnn_conv_fast_backward_weights(const ccnn_conv_dims *d, const float *x, con
     const int64_t crs = d->cg * d->r * d->s, part = d->w_count + d->k;
     int chunks = (int)min64(d->n, WGRAD_CHUNKS);
     while (chunks > 1 && chunks * part > WGRAD_PARTIAL_MAX) chunks--;
-    float *parts = malloc(sizeof(float) * (size_t)(part * chunks));
+    float *parts = ws_take(ws, WS_PARTS, (size_t)(part * chunks));
     run rn;
-    if (!parts || run_init(&rn, (size_t)wgrad_extra(d))) {
-        free(parts);
+    if (!parts || run_init(&rn, ws, (size_t)wgrad_extra(d))) {
+        ws_give(ws, parts);
         return CCNN_ENOMEM;
     }
 
@@ -807,6 +853,6 @@ int ccnn_conv_fast_backward_weights(const ccnn_conv_dims *d, const float *x, con
         dbias[k] = s;
     }
     run_free(&rn);
-    free(parts);
+    ws_give(ws, parts);
     return CCNN_OK;
 }
