@@ -40,6 +40,23 @@ static void ukernel_c(int64_t kc, const float *restrict a, const float *restrict
             c[i * ldc + j] = load_c ? beta * c[i * ldc + j] + acc[i][j] : acc[i][j];
 }
 
+static void ukernel_rows_c(int64_t kc, const float *restrict a, const float *const *brow,
+                           int64_t col, float *restrict c, int64_t ldc, int m, int n, float beta,
+                           int load_c)
+{
+    float acc[CMR][CNR] = {{0}};
+    for (int64_t k = 0; k < kc; k++) {
+        const float *b = brow[k] + col;
+        for (int i = 0; i < CMR; i++)
+            for (int j = 0; j < n; j++)
+                acc[i][j] += a[i] * b[j];
+        a += CMR;
+    }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+            c[i * ldc + j] = load_c ? beta * c[i * ldc + j] + acc[i][j] : acc[i][j];
+}
+
 static void transpose_c(const float *restrict src, int64_t lds, int rows, int64_t cols,
                         float *restrict dst, int64_t ldd)
 {
@@ -47,10 +64,12 @@ static void transpose_c(const float *restrict src, int64_t lds, int rows, int64_
         for (int64_t k = 0; k < cols; k++) dst[k * ldd + j] = src[j * lds + k];
 }
 
-static const ccnn_gemm_kernel k_scalar = {CMR, CNR, ukernel_c, transpose_c};
+static const ccnn_gemm_kernel k_scalar = {CMR, CNR, ukernel_c, ukernel_rows_c, transpose_c};
 #ifdef CCNN_GEMM_X86
-static const ccnn_gemm_kernel k_avx2 = {6, 16, ccnn_ukernel_avx2, ccnn_transpose_avx2};
-static const ccnn_gemm_kernel k_avx512 = {8, 32, ccnn_ukernel_avx512, ccnn_transpose_avx2};
+static const ccnn_gemm_kernel k_avx2 = {6, 16, ccnn_ukernel_avx2, ccnn_ukernel_rows_avx2,
+                                        ccnn_transpose_avx2};
+static const ccnn_gemm_kernel k_avx512 = {8, 32, ccnn_ukernel_avx512, ccnn_ukernel_rows_avx512,
+                                          ccnn_transpose_avx2};
 #endif
 
 const ccnn_gemm_kernel *ccnn_gemm_kernel_for(ccnn_isa isa)
@@ -71,6 +90,7 @@ typedef struct gemm_args {
     const void *a_ctx;
     ccnn_pack_b_fn pack_b;
     const void *b_ctx;
+    const float *const *brow; /* B in place (ccnn_sgemm_rows) instead of pack_b */
     float beta;
     float *C;
     int64_t ldc;
@@ -167,14 +187,18 @@ static void gemm_range(const gemm_args *g, int64_t m0, int64_t m1, int64_t n0, i
             int64_t kc = min64(kb, g->K - pc);
             int load_c = pc > 0 || g->beta != 0.0f;
             float beta = pc > 0 ? 1.0f : g->beta;
-            g->pack_b(g->b_ctx, kr, pc, kc, jc, nc, ps->b, ldp, ps->scratch);
+            if (!g->brow) g->pack_b(g->b_ctx, kr, pc, kc, jc, nc, ps->b, ldp, ps->scratch);
             for (int64_t ic = m0; ic < m1; ic += kr->mr) {
                 int m = (int)min64(kr->mr, m1 - ic);
                 const float *a = g->pack_a(g->a_ctx, kr, ic, m, pc, kc, ps->a, ps->scratch);
                 float *c = g->C + ic * g->ldc + jc;
-                for (int64_t jr = 0; jr < nc; jr += kr->nr)
-                    kr->fn(kc, a, ps->b + jr, ldp, c + jr, g->ldc, m,
-                           (int)min64(kr->nr, nc - jr), beta, load_c);
+                for (int64_t jr = 0; jr < nc; jr += kr->nr) {
+                    int n = (int)min64(kr->nr, nc - jr);
+                    if (g->brow)
+                        kr->fn_rows(kc, a, g->brow + pc, jc + jr, c + jr, g->ldc, m, n, beta, load_c);
+                    else
+                        kr->fn(kc, a, ps->b + jr, ldp, c + jr, g->ldc, m, n, beta, load_c);
+                }
             }
         }
     }
@@ -278,7 +302,16 @@ void ccnn_sgemm_ex(int64_t M, int64_t N, int64_t K, ccnn_pack_a_fn pack_a, const
                    int threaded, float *ws)
 {
     gemm_args g = {ccnn_gemm_kernel_for(ccnn_get_isa()), M, N, K, pack_a, a_ctx, pack_b, b_ctx,
-                   beta, C, ldc};
+                   NULL, beta, C, ldc};
+    gemm_run(&g, threaded, ws);
+}
+
+void ccnn_sgemm_rows(int64_t M, int64_t N, int64_t K, ccnn_pack_a_fn pack_a, const void *a_ctx,
+                     const float *const *brow, float beta, float *C, int64_t ldc, int threaded,
+                     float *ws)
+{
+    gemm_args g = {ccnn_gemm_kernel_for(ccnn_get_isa()), M, N, K, pack_a, a_ctx, NULL, NULL,
+                   brow, beta, C, ldc};
     gemm_run(&g, threaded, ws);
 }
 

@@ -55,9 +55,18 @@ typedef void (*ccnn_ukernel_fn)(int64_t kc, const float *a, const float *b, int6
 typedef void (*ccnn_transpose_fn)(const float *src, int64_t lds, int rows, int64_t cols,
                                   float *dst, int64_t ldd);
 
+/* The same tile with B read in place instead of from a packed panel: row k
+ * of the tile's B is the n floats at brow[k] + col (any alignment; nothing
+ * past them is read). Same operations in the same order, so the same bits
+ * as the packed kernel. */
+typedef void (*ccnn_ukernel_rows_fn)(int64_t kc, const float *a, const float *const *brow,
+                                     int64_t col, float *c, int64_t ldc, int m, int n, float beta,
+                                     int load_c);
+
 typedef struct ccnn_gemm_kernel {
     int mr, nr;
     ccnn_ukernel_fn fn;
+    ccnn_ukernel_rows_fn fn_rows;
     ccnn_transpose_fn transpose;
 } ccnn_gemm_kernel;
 
@@ -135,12 +144,23 @@ void ccnn_sgemm_ex(int64_t M, int64_t N, int64_t K, ccnn_pack_a_fn pack_a, const
                    ccnn_pack_b_fn pack_b, const void *b_ctx, float beta, float *C, int64_t ldc,
                    int threaded, float *ws);
 
+/* C = beta*C + op(A) * B where row k of B (K x N) is the N floats at
+ * brow[k]: B is read where it lies, never packed. For a convolution whose
+ * im2col rows are stretches of the (padded) input, that skips the copy. */
+void ccnn_sgemm_rows(int64_t M, int64_t N, int64_t K, ccnn_pack_a_fn pack_a, const void *a_ctx,
+                     const float *const *brow, float beta, float *C, int64_t ldc, int threaded,
+                     float *ws);
+
 #if defined(__x86_64__) || defined(__i386__)
 #define CCNN_GEMM_X86 1
 void ccnn_ukernel_avx512(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
                          int64_t ldc, int m, int n, float beta, int load_c);
 void ccnn_ukernel_avx2(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
                        int64_t ldc, int m, int n, float beta, int load_c);
+void ccnn_ukernel_rows_avx512(int64_t kc, const float *a, const float *const *brow, int64_t col,
+                              float *c, int64_t ldc, int m, int n, float beta, int load_c);
+void ccnn_ukernel_rows_avx2(int64_t kc, const float *a, const float *const *brow, int64_t col,
+                            float *c, int64_t ldc, int m, int n, float beta, int load_c);
 void ccnn_transpose_avx2(const float *src, int64_t lds, int rows, int64_t cols,
                          float *dst, int64_t ldd);
 #endif

@@ -9,11 +9,19 @@
 
 #define MR 6
 
-__attribute__((target("avx2,fma")))
-void ccnn_ukernel_avx2(int64_t kc, const float *restrict a, const float *restrict b,
-                       int64_t ldb, float *restrict c, int64_t ldc, int m, int n, float beta,
-                       int load_c)
+/* The tile; with by_rows, row k of B is read in place at brow[k] + col
+ * with masked loads (which never touch memory past column n), else from
+ * the packed panel. Inlined with by_rows fixed. */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void tile(const int by_rows, int64_t kc, const float *restrict a,
+                        const float *restrict b, int64_t ldb, const float *const *brow,
+                        int64_t col, float *restrict c, int64_t ldc, int m, int n, float beta,
+                        int load_c)
 {
+    /* Lane j is kept when j < n (resp. j + 8 < n): sign bit set in the mask. */
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), iota);
+    __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), iota);
     __m256 acc[MR][2];
 #pragma GCC unroll 6
     for (int i = 0; i < MR; i++)
@@ -21,7 +29,15 @@ void ccnn_ukernel_avx2(int64_t kc, const float *restrict a, const float *restric
 
 #pragma GCC unroll 2
     for (int64_t k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        __m256 b0, b1;
+        if (by_rows) {
+            const float *bk = brow[k] + col;
+            b0 = _mm256_maskload_ps(bk, m0);
+            b1 = _mm256_maskload_ps(bk + 8, m1);
+        } else {
+            b0 = _mm256_load_ps(b);
+            b1 = _mm256_load_ps(b + 8);
+        }
 #pragma GCC unroll 6
         for (int i = 0; i < MR; i++) {
             __m256 ai = _mm256_broadcast_ss(a + i);
@@ -29,13 +45,9 @@ void ccnn_ukernel_avx2(int64_t kc, const float *restrict a, const float *restric
             acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
         }
         a += MR;
-        b += ldb;
+        if (!by_rows) b += ldb;
     }
 
-    /* Lane j is kept when j < n (resp. j + 8 < n): sign bit set in the mask. */
-    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), iota);
-    __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), iota);
     __m256 vbeta = _mm256_set1_ps(beta);
 #pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {
@@ -48,6 +60,22 @@ void ccnn_ukernel_avx2(int64_t kc, const float *restrict a, const float *restric
         if (load_c) r1 = _mm256_add_ps(_mm256_mul_ps(vbeta, _mm256_maskload_ps(ci + 8, m1)), r1);
         _mm256_maskstore_ps(ci + 8, m1, r1);
     }
+}
+
+__attribute__((target("avx2,fma")))
+void ccnn_ukernel_avx2(int64_t kc, const float *restrict a, const float *restrict b,
+                       int64_t ldb, float *restrict c, int64_t ldc, int m, int n, float beta,
+                       int load_c)
+{
+    tile(0, kc, a, b, ldb, NULL, 0, c, ldc, m, n, beta, load_c);
+}
+
+__attribute__((target("avx2,fma")))
+void ccnn_ukernel_rows_avx2(int64_t kc, const float *restrict a, const float *const *brow,
+                            int64_t col, float *restrict c, int64_t ldc, int m, int n, float beta,
+                            int load_c)
+{
+    tile(1, kc, a, NULL, 0, brow, col, c, ldc, m, n, beta, load_c);
 }
 
 /* dst[k*ldd + j] = src[j*lds + k]: 8x8 blocks transposed in registers

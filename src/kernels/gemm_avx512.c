@@ -18,10 +18,15 @@
  * so the accumulator arrays become registers. The element of C in row i,
  * column j sees the same operations whichever variant computes it. */
 __attribute__((target("avx512f,avx512vl,fma"), always_inline))
-static inline void tile(const int nv, int64_t kc, const float *restrict a,
-                        const float *restrict b, int64_t ldb, float *restrict c, int64_t ldc,
-                        int m, int n, float beta, int load_c)
+static inline void tile(const int nv, const int by_rows, int64_t kc, const float *restrict a,
+                        const float *restrict b, int64_t ldb, const float *const *brow,
+                        int64_t col, float *restrict c, int64_t ldc, int m, int n, float beta,
+                        int load_c)
 {
+    /* Column masks cover the right edge; rows past m are skipped. */
+    __mmask16 mask[2];
+    mask[0] = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
+    mask[1] = n >= 32 ? 0xFFFF : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
     __m512 acc[MR][2];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++)
@@ -31,8 +36,14 @@ static inline void tile(const int nv, int64_t kc, const float *restrict a,
 #pragma GCC unroll 2
     for (int64_t k = 0; k < kc; k++) {
         __m512 bv[2];
+        if (by_rows) { /* B in place: masked loads never touch memory past column n */
+            const float *bk = brow[k] + col;
 #pragma GCC unroll 2
-        for (int v = 0; v < nv; v++) bv[v] = _mm512_load_ps(b + 16 * v);
+            for (int v = 0; v < nv; v++) bv[v] = _mm512_maskz_loadu_ps(mask[v], bk + 16 * v);
+        } else {
+#pragma GCC unroll 2
+            for (int v = 0; v < nv; v++) bv[v] = _mm512_load_ps(b + 16 * v);
+        }
 #pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
@@ -40,13 +51,9 @@ static inline void tile(const int nv, int64_t kc, const float *restrict a,
             for (int v = 0; v < nv; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
         }
         a += MR;
-        b += ldb;
+        if (!by_rows) b += ldb;
     }
 
-    /* Column masks cover the right edge; rows past m are skipped. */
-    __mmask16 mask[2];
-    mask[0] = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
-    mask[1] = n >= 32 ? 0xFFFF : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
     __m512 vbeta = _mm512_set1_ps(beta);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++) {
@@ -68,8 +75,19 @@ void ccnn_ukernel_avx512(int64_t kc, const float *restrict a, const float *restr
                          int load_c)
 {
     if (n > 16)
-        tile(2, kc, a, b, ldb, c, ldc, m, n, beta, load_c);
+        tile(2, 0, kc, a, b, ldb, NULL, 0, c, ldc, m, n, beta, load_c);
     else
-        tile(1, kc, a, b, ldb, c, ldc, m, n, beta, load_c);
+        tile(1, 0, kc, a, b, ldb, NULL, 0, c, ldc, m, n, beta, load_c);
+}
+
+__attribute__((target("avx512f,avx512vl,fma")))
+void ccnn_ukernel_rows_avx512(int64_t kc, const float *restrict a, const float *const *brow,
+                              int64_t col, float *restrict c, int64_t ldc, int m, int n,
+                              float beta, int load_c)
+{
+    if (n > 16)
+        tile(2, 1, kc, a, NULL, 0, brow, col, c, ldc, m, n, beta, load_c);
+    else
+        tile(1, 1, kc, a, NULL, 0, brow, col, c, ldc, m, n, beta, load_c);
 }
 #endif
