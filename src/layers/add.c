@@ -1,10 +1,12 @@
 /* add.c - element-wise sum of 2..4 inputs of one shape (residual blocks).
  * Backward hands dout unchanged to every input. */
 #include "net/layer.h"
+#include "kernels/eltwise.h"
 #include <stdio.h>
 #include <string.h>
 
 #define PAR_MIN (1 << 15) /* element-wise: thread count cannot change results */
+#define BLOCK 8192         /* elements per kernel call, split among threads */
 
 /* "name CxHxW, name CxHxW, ..." for error messages. */
 static void list_shapes(const ccnn_layer *l, char *buf, size_t len)
@@ -38,16 +40,18 @@ static int add_setup(ccnn_layer *l, char *err, size_t errlen)
 
 static int add_forward(ccnn_layer *l, const ccnn_run *run)
 {
-    ptrdiff_t n = (ptrdiff_t)((size_t)run->batch * ccnn_shape_size(l->out_shape));
+    const int64_t n = (int64_t)run->batch * (int64_t)ccnn_shape_size(l->out_shape);
+    const ccnn_eltwise_kernels *k = ccnn_eltwise_for(ccnn_get_isa());
     const float *const *in = l->in;
-    int k = l->n_in;
+    const int m = l->n_in;
     float *y = l->out;
-    /* always summed in input order, so results are reproducible */
+    /* always summed in input order, ((in0 + in1) + in2) + ..., so results
+     * are reproducible */
 #pragma omp parallel for num_threads(ccnn_threads()) schedule(static) if (n >= PAR_MIN)
-    for (ptrdiff_t i = 0; i < n; i++) {
-        float s = in[0][i];
-        for (int j = 1; j < k; j++) s += in[j][i];
-        y[i] = s;
+    for (int64_t i = 0; i < n; i += BLOCK) {
+        int64_t b = n - i < BLOCK ? n - i : BLOCK;
+        k->add(in[0] + i, in[1] + i, b, y + i);
+        for (int j = 2; j < m; j++) k->acc(in[j] + i, b, y + i);
     }
     return CCNN_OK;
 }
@@ -56,11 +60,16 @@ static int add_forward(ccnn_layer *l, const ccnn_run *run)
  * once per use is then exactly the chain rule. */
 static int add_backward(ccnn_layer *l, const ccnn_run *run)
 {
-    size_t n = (size_t)run->batch * ccnn_shape_size(l->out_shape);
-    for (int j = 0; j < l->n_in; j++) {
-        float *dx = l->din[j];
-        if (!dx) continue;
-        for (size_t i = 0; i < n; i++) dx[i] += l->dout[i];
+    const int64_t n = (int64_t)run->batch * (int64_t)ccnn_shape_size(l->out_shape);
+    const ccnn_eltwise_kernels *k = ccnn_eltwise_for(ccnn_get_isa());
+    const float *dy = l->dout;
+    float *const *din = l->din;
+    const int m = l->n_in;
+#pragma omp parallel for num_threads(ccnn_threads()) schedule(static) if (n >= PAR_MIN)
+    for (int64_t i = 0; i < n; i += BLOCK) {
+        int64_t b = n - i < BLOCK ? n - i : BLOCK;
+        for (int j = 0; j < m; j++)
+            if (din[j]) k->acc(dy + i, b, din[j] + i);
     }
     return CCNN_OK;
 }

@@ -1,10 +1,15 @@
 /* relu.c - y = max(x, 0); the gradient passes where the output is positive.
- * Both loops are written branch-free (a select, not an if) so that they
- * vectorise: on random signs a branch mispredicts half the time. */
+ * The loops are the element-wise kernels of kernels/eltwise.h (branch-free
+ * selects: on random signs a branch mispredicts half the time), run over
+ * fixed blocks split among threads. */
 #include "net/layer.h"
+#include "kernels/eltwise.h"
 
 /* Below this many elements a parallel region costs more than it saves. */
 #define PAR_MIN 32768
+/* Elements per kernel call: big enough to amortise the call, small enough
+ * that two threads get an even share. */
+#define BLOCK 8192
 
 static int relu_setup(ccnn_layer *l, char *err, size_t errlen)
 {
@@ -15,25 +20,25 @@ static int relu_setup(ccnn_layer *l, char *err, size_t errlen)
 
 static int relu_forward(ccnn_layer *l, const ccnn_run *run)
 {
-    size_t n = (size_t)run->batch * ccnn_shape_size(l->out_shape);
+    const int64_t n = (int64_t)run->batch * (int64_t)ccnn_shape_size(l->out_shape);
+    const ccnn_eltwise_kernels *k = ccnn_eltwise_for(ccnn_get_isa());
     const float *x = l->in[0];
     float *y = l->out;
-#pragma omp parallel for simd num_threads(ccnn_threads()) schedule(static) if (n >= PAR_MIN)
-    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
+#pragma omp parallel for num_threads(ccnn_threads()) schedule(static) if (n >= PAR_MIN)
+    for (int64_t i = 0; i < n; i += BLOCK) k->relu(x + i, n - i < BLOCK ? n - i : BLOCK, y + i);
     return CCNN_OK;
 }
 
 static int relu_backward(ccnn_layer *l, const ccnn_run *run)
 {
     if (!l->din[0]) return CCNN_OK;
-    size_t n = (size_t)run->batch * ccnn_shape_size(l->out_shape);
+    const int64_t n = (int64_t)run->batch * (int64_t)ccnn_shape_size(l->out_shape);
+    const ccnn_eltwise_kernels *k = ccnn_eltwise_for(ccnn_get_isa());
     const float *y = l->out, *dy = l->dout;
     float *dx = l->din[0];
-#pragma omp parallel for simd num_threads(ccnn_threads()) schedule(static) if (n >= PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float g = dy[i]; /* loaded unconditionally: a select, not a branch */
-        dx[i] += y[i] > 0 ? g : 0.0f;
-    }
+#pragma omp parallel for num_threads(ccnn_threads()) schedule(static) if (n >= PAR_MIN)
+    for (int64_t i = 0; i < n; i += BLOCK)
+        k->relu_grad(y + i, dy + i, n - i < BLOCK ? n - i : BLOCK, dx + i);
     return CCNN_OK;
 }
 
