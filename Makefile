@@ -6,7 +6,9 @@ PREFIX  ?= /usr/local
 BUILD   ?= build
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -Wall -Wextra -fopenmp -fPIC -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc
+# -fno-math-errno: sqrtf and friends may then vectorise (the library never
+# reads errno after a math function; strtod and friends still set it).
+CFLAGS  += -std=c11 -Wall -Wextra -fno-math-errno -fopenmp -fPIC -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc
 LDLIBS  += -lcjson -lz -lm -fopenmp
 # libstb (image decoding) for `ccnn predict`
 LDLIBS_CLI = -lstb

@@ -75,6 +75,7 @@ struct ccnn_layer {
     int n_tensors;
     ccnn_layer_tensor tensors[CCNN_LAYER_MAX_TENSORS];
     double flops;                         /* forward, per sample */
+    int last_consumer;                    /* the engine's: highest layer reading out, or -1 */
     void *priv;
 };
 

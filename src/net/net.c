@@ -364,9 +364,19 @@ int ccnn_net_backward(ccnn_net *net, const uint8_t *labels, float *dx)
     int batch = net->last_batch;
     ccnn_run run = {batch, 1, net->train.seed, net->last_step, labels};
     memset(net->grads, 0, net->n_params * sizeof(float));
+    /* Backward adds into each dout, so it must start at zero - but zeroing
+     * all of them up front streams every activation gradient through memory
+     * once more. Each is zeroed just before its first adder runs (the
+     * highest-numbered layer reading that output), when the buffer is about
+     * to be written anyway; outputs nobody reads are zeroed first. */
+    for (int i = 0; i < net->n_layers; i++) net->layers[i]->last_consumer = -1;
+    for (int i = 0; i < net->n_layers; i++)
+        for (int j = 0; j < net->layers[i]->n_in; j++)
+            if (net->layers[i]->in_idx[j] >= 0) net->layers[net->layers[i]->in_idx[j]]->last_consumer = i;
     for (int i = 0; i < net->n_layers; i++) {
         ccnn_layer *l = net->layers[i];
-        memset(l->dout, 0, (size_t)batch * ccnn_shape_size(l->out_shape) * sizeof(float));
+        if (l->last_consumer < 0)
+            memset(l->dout, 0, (size_t)batch * ccnn_shape_size(l->out_shape) * sizeof(float));
     }
     size_t in_size = (size_t)net->input.c * net->input.h * net->input.w;
     if (dx) memset(net->dx, 0, (size_t)batch * in_size * sizeof(float));
@@ -376,6 +386,9 @@ int ccnn_net_backward(ccnn_net *net, const uint8_t *labels, float *dx)
             int idx = l->in_idx[j];
             l->in[j] = idx < 0 ? net->x : net->layers[idx]->out;
             l->din[j] = idx < 0 ? (dx ? net->dx : NULL) : net->layers[idx]->dout;
+            if (idx >= 0 && net->layers[idx]->last_consumer == i)
+                memset(l->din[j], 0,
+                       (size_t)batch * ccnn_shape_size(net->layers[idx]->out_shape) * sizeof(float));
         }
         int rc = l->ops->backward(l, &run);
         if (rc) return rc;
