@@ -991,3 +991,37 @@ CCNN_TEST(netfile_doc_examples)
     }
     CHECK_MSG(nets == 3, "%d whole-network examples, expected 3", nets);
 }
+
+/* ccnn_net_add refuses the names the parser refuses, so any net built in C
+ * can be written out and read back. */
+CCNN_TEST(netfile_c_api_bad_names)
+{
+    ccnn_input_spec in = {.c = 1, .h = 4, .w = 4, .std = {1}};
+    ccnn_net *net = NULL;
+    REQUIRE(ccnn_net_create(&net, &in) == CCNN_OK);
+    static const char *bad[] = {"input", "1abc", "a b", "a,b", "a=b", "-x", "a#b"};
+    char err[256];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ccnn_layer_spec s = {.type = CCNN_LAYER_RELU};
+        snprintf(s.name, sizeof s.name, "%s", bad[i]);
+        err[0] = 0;
+        CHECK_MSG(ccnn_net_add(net, &s, err, sizeof err) == CCNN_EINVAL && strstr(err, "bad name"),
+                  "'%s' accepted (%s)", bad[i], err);
+    }
+    CHECK(ccnn_net_num_layers(net) == 0);
+    static const char *good[] = {"a", "_b", "relu-1", "X_2"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        ccnn_layer_spec s = {.type = CCNN_LAYER_RELU};
+        snprintf(s.name, sizeof s.name, "%s", good[i]);
+        CHECK_MSG(ccnn_net_add(net, &s, err, sizeof err) == CCNN_OK, "'%s': %s", good[i], err);
+    }
+    ccnn_layer_spec loss = {.type = CCNN_LAYER_SOFTMAX};
+    CHECK(ccnn_net_add(net, &loss, err, sizeof err) == CCNN_OK);
+    char *text = NULL;
+    ccnn_net *back = NULL;
+    CHECK(ccnn_net_to_text(net, &text) == CCNN_OK);
+    CHECK_MSG(text && ccnn_net_parse(text, "c-api", &back, err, sizeof err) == CCNN_OK, "%s", err);
+    ccnn_net_free(back);
+    free(text);
+    ccnn_net_free(net);
+}

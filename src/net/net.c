@@ -3,6 +3,7 @@
 #include "net/net_internal.h"
 #include <math.h>
 #include <stdio.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,6 +107,15 @@ static int grow(float **a, size_t n)
     return CCNN_OK;
 }
 
+int ccnn_net_valid_name(const char *s)
+{
+    if (!*s || strlen(s) >= CCNN_NAME_MAX || !(isalpha((unsigned char)*s) || *s == '_')) return 0;
+    if (!strcmp(s, "input")) return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-') return 0;
+    return 1;
+}
+
 int ccnn_net_add(ccnn_net *net, const ccnn_layer_spec *spec, char *err, size_t errlen)
 {
     if (!net || !spec) return ccnn_errf(err, errlen, CCNN_EINVAL, "no network or layer");
@@ -116,6 +126,10 @@ int ccnn_net_add(ccnn_net *net, const ccnn_layer_spec *spec, char *err, size_t e
                                 ops->type_name);
     if (memchr(spec->name, 0, CCNN_NAME_MAX) == NULL)
         return ccnn_errf(err, errlen, CCNN_EINVAL, "layer name too long");
+    if (spec->name[0] && !ccnn_net_valid_name(spec->name))
+        return ccnn_errf(err, errlen, CCNN_EINVAL,
+                         "%s: bad name '%s' (a letter or _, then letters, digits, _ or -; "
+                         "not 'input')", ops->type_name, spec->name);
 
     ccnn_layer *l = calloc(1, sizeof *l);
     if (!l) return CCNN_ENOMEM;

@@ -19,6 +19,12 @@ struct ccnn_net {
     uint64_t last_step;
 };
 
+/* Whether `name` may name a layer: a letter or _, then letters, digits, _
+ * and -, shorter than CCNN_NAME_MAX, and not "input". The parser and
+ * ccnn_net_add both check it, so every net can be written out and read
+ * back. */
+int ccnn_net_valid_name(const char *name);
+
 /* Index of the layer called `name`, -1 for "input", -2 if none. */
 int ccnn_net_find(const ccnn_net *net, const char *name);
 #endif

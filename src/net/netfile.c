@@ -126,14 +126,6 @@ static int parse_names(const char *s, ccnn_layer_spec *sp)
     return sp->n_inputs ? 0 : -1;
 }
 
-static int valid_name(const char *s)
-{
-    if (!*s || strlen(s) >= CCNN_NAME_MAX || !(isalpha((unsigned char)*s) || *s == '_')) return 0;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-') return 0;
-    return 1;
-}
-
 /* ---- layer options ------------------------------------------------------ */
 
 typedef struct option {
@@ -165,7 +157,7 @@ static int set_layer_option(ccnn_layer_spec *sp, const char *key, const char *va
 {
     int a;
     if (!strcmp(key, "name")) {
-        if (!valid_name(val) || !strcmp(val, "input")) return -1;
+        if (!ccnn_net_valid_name(val)) return -1;
         strcpy(sp->name, val);
     } else if (!strcmp(key, "input")) return parse_names(val, sp);
     else if (!strcmp(key, "filters") || !strcmp(key, "units")) return parse_int(val, 1, 1 << 24, &sp->filters);
