@@ -27,11 +27,16 @@ int ccnn_conv_fast_backward_data(ccnn_conv2d_workspace *ws, const ccnn_conv_dims
 int ccnn_conv_fast_backward_weights(ccnn_conv2d_workspace *ws, const ccnn_conv_dims *d,
                                     const float *x, const float *dy, float *dw, float *dbias);
 
-/* How the fast path builds im2col at stride 1 (the tests force each):
- * AUTO (the default) and WIDE use the wide layout of conv_fast.c, ROWS the
- * general row-by-row im2col. The environment variable
- * CCNN_IM2COL=rows|wide|auto sets it at start-up. */
-typedef enum { CCNN_IM2COL_AUTO = 0, CCNN_IM2COL_ROWS = 1, CCNN_IM2COL_WIDE = 2 } ccnn_im2col_mode;
+/* How the fast path builds im2col at stride 1 (the tests force each; see
+ * conv_fast.c): ROWS, the general row-by-row im2col; WIDE, the wide layout
+ * (forward through the GEMM); DIRECT, the wide layout with the forward pass
+ * tile by tile into y (when Cg*R*S fits one K block); AUTO, the default,
+ * picks by depth: DIRECT's forward and ROWS' weight gradient below
+ * Cg*R*S = 64, WIDE from there. CCNN_IM2COL=rows|wide|direct|auto in the
+ * environment sets it at start-up. */
+typedef enum {
+    CCNN_IM2COL_AUTO = 0, CCNN_IM2COL_ROWS = 1, CCNN_IM2COL_WIDE = 2, CCNN_IM2COL_DIRECT = 3
+} ccnn_im2col_mode;
 void ccnn_conv_fast_set_im2col(ccnn_im2col_mode m);
 ccnn_im2col_mode ccnn_conv_fast_get_im2col(void);
 

@@ -146,13 +146,14 @@ static void check_config(test_rng *rng, const ccnn_conv2d_params *p, const ccnn_
     CHECK_RC(ccnn_conv2d_backward_weights_ref(p, x, dy, dw_ref, db_ref), 0);
 
     ccnn_im2col_mode mode = ccnn_conv_fast_get_im2col();
-    static const ccnn_im2col_mode modes[2] = {CCNN_IM2COL_ROWS, CCNN_IM2COL_WIDE};
-    static const char *mode_names[2] = {"rows", "wide"};
-    for (int i = 0; i < nisa * 2; i++) {
-        ccnn_set_isa(isas[i / 2]);
-        ccnn_conv_fast_set_im2col(modes[i % 2]);
+    static const ccnn_im2col_mode modes[3] = {CCNN_IM2COL_ROWS, CCNN_IM2COL_WIDE,
+                                              CCNN_IM2COL_DIRECT};
+    static const char *mode_names[3] = {"rows", "wide", "direct"};
+    for (int i = 0; i < nisa * 3; i++) {
+        ccnn_set_isa(isas[i / 3]);
+        ccnn_conv_fast_set_im2col(modes[i % 3]);
         char what[64];
-        snprintf(what, sizeof what, "%s %s", ccnn_isa_name(isas[i / 2]), mode_names[i % 2]);
+        snprintf(what, sizeof what, "%s %s", ccnn_isa_name(isas[i / 3]), mode_names[i % 3]);
         fill_nan(y, ny);
         fill_nan(dx, nx);
         fill_nan(dw, nw);
@@ -282,7 +283,7 @@ CCNN_TEST(conv_fast_threads_bitwise)
     ccnn_im2col_mode mode = ccnn_conv_fast_get_im2col();
     for (int i = 0; i < nisa; i++) {
         ccnn_set_isa(isas[i]);
-        for (int m = CCNN_IM2COL_ROWS; m <= CCNN_IM2COL_WIDE; m++) {
+        for (int m = CCNN_IM2COL_ROWS; m <= CCNN_IM2COL_DIRECT; m++) {
             ccnn_conv_fast_set_im2col((ccnn_im2col_mode)m);
             for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++)
                 check_threads_bitwise(&cfgs[c], 100 + c);
@@ -293,9 +294,9 @@ CCNN_TEST(conv_fast_threads_bitwise)
     ccnn_conv2d_set_impl(impl);
 }
 
-/* The wide layout feeds the GEMM the same col values in the same K order as
- * the row-by-row im2col, so the forward pass must give the same bits; this
- * catches a shifted or stale packed row that the tolerance could hide. */
+/* The wide layout and the direct tiles feed the same col values in the same
+ * K order as the row-by-row im2col, so the forward pass must give the same
+ * bits; this catches a shifted or stale row that the tolerance could hide. */
 CCNN_TEST(conv_fast_wide_forward_bitwise)
 {
     ccnn_isa isas[3], cur = ccnn_get_isa();
@@ -321,10 +322,15 @@ CCNN_TEST(conv_fast_wide_forward_bitwise)
         fill_nan(y1, ny);
         ccnn_conv_fast_set_im2col(CCNN_IM2COL_ROWS);
         CHECK_RC(ccnn_conv2d_forward(&p, x, w, i % 3 ? b : NULL, y0), 0);
-        ccnn_conv_fast_set_im2col(CCNN_IM2COL_WIDE);
-        CHECK_RC(ccnn_conv2d_forward(&p, x, w, i % 3 ? b : NULL, y1), 0);
-        CHECK_MSG(memcmp(y0, y1, ny * sizeof(float)) == 0, "wide forward differs from rows (%s, %s)",
-                  ccnn_isa_name(isas[i % nisa]), describe(&p));
+        for (int m = CCNN_IM2COL_WIDE; m <= CCNN_IM2COL_DIRECT; m++) {
+            fill_nan(y1, ny);
+            ccnn_conv_fast_set_im2col((ccnn_im2col_mode)m);
+            CHECK_RC(ccnn_conv2d_forward(&p, x, w, i % 3 ? b : NULL, y1), 0);
+            CHECK_MSG(memcmp(y0, y1, ny * sizeof(float)) == 0,
+                      "%s forward differs from rows (%s, %s)",
+                      m == CCNN_IM2COL_WIDE ? "wide" : "direct", ccnn_isa_name(isas[i % nisa]),
+                      describe(&p));
+        }
         free(x); free(w); free(b); free(y0); free(y1);
     }
     ccnn_conv_fast_set_im2col(mode);

@@ -189,7 +189,8 @@ ccnn_im2col_mode ccnn_conv_fast_get_im2col(void)
         const char *env = getenv("CCNN_IM2COL");
         g_im2col = !env ? CCNN_IM2COL_AUTO
                  : strcmp(env, "rows") == 0 ? CCNN_IM2COL_ROWS
-                 : strcmp(env, "wide") == 0 ? CCNN_IM2COL_WIDE : CCNN_IM2COL_AUTO;
+                 : strcmp(env, "wide") == 0 ? CCNN_IM2COL_WIDE
+                 : strcmp(env, "direct") == 0 ? CCNN_IM2COL_DIRECT : CCNN_IM2COL_AUTO;
     }
     return (ccnn_im2col_mode)g_im2col;
 }
@@ -204,12 +205,27 @@ static int is_padded(const ccnn_conv_dims *d) { return d->pt || d->pb || d->pl |
  * first layer on one channel: about 1.5x slower wide, measured). */
 #define WIDE_MIN_CRS 64
 
-/* Whether a convolution that needs im2col uses the wide layout. */
+/* Whether a convolution that needs im2col uses the wide layout (in the
+ * weight gradient; the forward pass chooses with forward_algo). */
 static int use_wide(const ccnn_conv_dims *d)
 {
     ccnn_im2col_mode m = ccnn_conv_fast_get_im2col();
     if (d->sh != 1 || d->sw != 1 || m == CCNN_IM2COL_ROWS) return 0;
-    return m == CCNN_IM2COL_WIDE || d->cg * d->r * d->s >= WIDE_MIN_CRS;
+    return m != CCNN_IM2COL_AUTO || d->cg * d->r * d->s >= WIDE_MIN_CRS;
+}
+
+/* The forward pass's algorithm. */
+enum { FWD_ROWS, FWD_POINTWISE, FWD_WIDE, FWD_DIRECT };
+
+static int forward_algo(const ccnn_conv_dims *d)
+{
+    if (is_pointwise(d)) return FWD_POINTWISE;
+    ccnn_im2col_mode m = ccnn_conv_fast_get_im2col();
+    if (d->sh != 1 || d->sw != 1 || m == CCNN_IM2COL_ROWS) return FWD_ROWS;
+    const int64_t crs = d->cg * d->r * d->s;
+    if (m == CCNN_IM2COL_WIDE) return FWD_WIDE;
+    if (m == CCNN_IM2COL_DIRECT) return crs <= CCNN_GEMM_KC ? FWD_DIRECT : FWD_WIDE;
+    return crs < WIDE_MIN_CRS ? FWD_DIRECT : FWD_WIDE;
 }
 
 /* Floats of xp for one group: none when there is no padding (xp is x). */
@@ -449,6 +465,7 @@ typedef struct run {
     float *extra; /* this thread's extra floats (NULL when none were asked for) */
     size_t extra_floats;
     int threaded;
+    int algo;            /* the forward's FWD_* */
     float *apack;        /* the forward's weights packed once for all images, or NULL */
     int64_t apack_group; /* floats of one group's packed weights */
     int64_t m_pad;       /* Kg rounded up to the kernel's mr */
@@ -538,11 +555,44 @@ static int64_t row_ptr_floats(const ccnn_conv_dims *d)
 }
 
 /* Extra floats per thread of the forward pass: row pointers, the wide
- * result block, xp. */
-static int64_t forward_extra(const ccnn_conv_dims *d)
+ * result block (wide only), xp. */
+static int64_t forward_extra(const ccnn_conv_dims *d, int algo)
 {
-    if (is_pointwise(d) || !use_wide(d)) return 0;
+    if (algo == FWD_DIRECT) return row_ptr_floats(d) + wide_xp_floats(d);
+    if (algo != FWD_WIDE) return 0;
     return row_ptr_floats(d) + d->kg * wide_block_rows(d) * wide_wp(d) + wide_xp_floats(d);
+}
+
+/* yg (Kg x PQ) = bias + W_g col, one output row and one register tile at a
+ * time, with no GEMM driver: for row p the col rows are the stretches of xp
+ * at the row pointers of p = 0 plus p*Wp, read in place by the micro-kernel,
+ * and each tile goes straight into y - no packing, no wide buffer to copy
+ * out of, which is what a shallow product (a first layer, Cg*R*S = 9) is
+ * made of. wpk: W_g packed whole (one K block: Cg*R*S <= CCNN_GEMM_KC), so
+ * the sums are those of the GEMM paths, bit for bit. */
+static void forward_group_direct(const ccnn_conv_dims *d, const float *xg, const float *wpk,
+                                 const float *bg, float *yg, const run *rn)
+{
+    const ccnn_gemm_kernel *kr = ccnn_gemm_kernel_for(ccnn_get_isa());
+    const int64_t crs = d->cg * d->r * d->s, pq = d->p * d->q, wp = wide_wp(d);
+    const float **brow = (const float **)(void *)rn->extra; /* 64-byte aligned */
+    wide_src src = {d, wide_pad(d, xg, rn->extra + row_ptr_floats(d)), 0};
+    for (int64_t i = 0; i < crs; i++) brow[i] = wide_row(&src, i);
+    if (bg) { /* the bias starts the sum, as in the GEMM paths */
+        for (int64_t k = 0; k < d->kg; k++) {
+            float bk = bg[k], *row = yg + k * pq;
+#pragma omp simd
+            for (int64_t i = 0; i < pq; i++) row[i] = bk;
+        }
+    }
+    for (int64_t p = 0; p < d->p; p++)
+        for (int64_t ic = 0; ic < d->kg; ic += kr->mr) {
+            const int m = (int)min64(kr->mr, d->kg - ic);
+            const float *a = wpk + ic * crs;
+            for (int64_t q0 = 0; q0 < d->q; q0 += kr->nr)
+                kr->fn_rows(crs, a, brow, p * wp + q0, yg + ic * pq + p * d->q + q0, pq, m,
+                            (int)min64(kr->nr, d->q - q0), 1.0f, bg != NULL);
+        }
 }
 
 /* yg (Kg x PQ) = bias + W_g col through the wide layout, a block of output
@@ -590,7 +640,12 @@ static void forward_image(const ccnn_conv_dims *d, int64_t n, const float *x, co
         ccnn_gemm_packed wp = {rn->apack ? rn->apack + g * rn->apack_group : NULL, rn->m_pad};
         ccnn_pack_a_fn pack_w = rn->apack ? ccnn_gemm_pack_a_packed : ccnn_gemm_pack_a_matrix;
         const void *wctx = rn->apack ? (const void *)&wp : (const void *)&wm;
-        if (rn->extra) {
+        if (rn->algo == FWD_DIRECT) {
+            forward_group_direct(d, xg, rn->apack + g * rn->apack_group,
+                                 bias ? bias + g * d->kg : NULL, yg, rn);
+            continue;
+        }
+        if (rn->algo == FWD_WIDE) {
             forward_group_wide(d, xg, pack_w, wctx, bias ? bias + g * d->kg : NULL, yg, rn);
             continue;
         }
@@ -623,8 +678,10 @@ int ccnn_conv_fast_forward(ccnn_conv2d_workspace *ws, const ccnn_conv_dims *d, c
         return CCNN_OK;
     }
     run rn;
-    if (run_init(&rn, ws, (size_t)forward_extra(d))) return CCNN_ENOMEM;
-    if (d->n > 1 && run_pack_weights(&rn, d, w)) {
+    const int algo = forward_algo(d);
+    if (run_init(&rn, ws, (size_t)forward_extra(d, algo))) return CCNN_ENOMEM;
+    rn.algo = algo;
+    if ((d->n > 1 || algo == FWD_DIRECT) && run_pack_weights(&rn, d, w)) {
         run_free(&rn);
         return CCNN_ENOMEM;
     }
