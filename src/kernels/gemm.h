@@ -151,6 +151,19 @@ void ccnn_sgemm_rows(int64_t M, int64_t N, int64_t K, ccnn_pack_a_fn pack_a, con
                      const float *const *brow, float beta, float *C, int64_t ldc, int threaded,
                      float *ws);
 
+/* ---- dot products over 2-D regions (src/kernels/gemm_dot.c) ----------------
+ * vacc[(i*N + j)*16 + l] += the sum over r < rows, c < cols with c % 16 == l
+ * of arow[i][r*a_rs + c] * b[j*ldb + r*b_rs + c]: sixteen lane sums per
+ * (i, j), kept across calls and folded once by ccnn_gemm_dot_fold (a fixed
+ * tree). Nothing past a row's cols is read. */
+#define CCNN_GEMM_DOT_LANES 16
+typedef void (*ccnn_gemm_dot_fn)(int64_t M, int64_t N, int64_t rows, int64_t cols,
+                                 const float *const *arow, int64_t a_rs, const float *b,
+                                 int64_t ldb, int64_t b_rs, float *vacc);
+ccnn_gemm_dot_fn ccnn_gemm_dot_for(ccnn_isa isa);
+/* out[e] = the sum of the 16 lanes of vacc[e*16 ...], for e < count. */
+void ccnn_gemm_dot_fold(int64_t count, const float *vacc, float *out);
+
 #if defined(__x86_64__) || defined(__i386__)
 #define CCNN_GEMM_X86 1
 void ccnn_ukernel_avx512(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,

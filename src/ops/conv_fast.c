@@ -481,6 +481,7 @@ static int run_init(run *rn, ccnn_conv2d_workspace *cws, size_t extra)
     rn->extra = extra ? ws_take(cws, WS_EXTRA, extra * (size_t)nt) : NULL;
     rn->extra_floats = extra;
     rn->threaded = 1;
+    rn->algo = 0;
     rn->apack = NULL;
     if (!rn->ws || (extra && !rn->extra)) {
         ws_give(cws, rn->ws);
@@ -799,11 +800,63 @@ int ccnn_conv_fast_backward_data(ccnn_conv2d_workspace *ws, const ccnn_conv_dims
 
 /* ---- backward weights ------------------------------------------------------ */
 
-/* Extra floats per thread of the weight gradient: dy widened, and xp. */
-static int64_t wgrad_extra(const ccnn_conv_dims *d)
+/* The weight gradient's algorithm: as the forward's, with the dot-product
+ * kernel where the forward goes direct. */
+enum { WG_ROWS, WG_POINTWISE, WG_WIDE, WG_DOT };
+
+static int wgrad_algo(const ccnn_conv_dims *d)
 {
-    if (is_pointwise(d) || !use_wide(d)) return 0;
-    return d->kg * wide_cols(d) + wide_xp_floats(d);
+    switch (forward_algo(d)) {
+    case FWD_POINTWISE: return WG_POINTWISE;
+    case FWD_ROWS: return WG_ROWS;
+    case FWD_DIRECT: return WG_DOT;
+    default: return ccnn_conv_fast_get_im2col() == CCNN_IM2COL_DIRECT ? WG_DOT : WG_WIDE;
+    }
+}
+
+/* Extra floats per thread of the weight gradient: dy widened and xp, and
+ * for the dot kernel its row pointers and lane sums. */
+static int64_t wgrad_extra(const ccnn_conv_dims *d, int algo)
+{
+    const int64_t crs = d->cg * d->r * d->s;
+    if (algo == WG_WIDE) return d->kg * wide_cols(d) + wide_xp_floats(d);
+    if (algo != WG_DOT) return 0;
+    return row_ptr_floats(d) + d->groups * crs * d->kg * CCNN_GEMM_DOT_LANES + wide_xp_floats(d);
+}
+
+/* dy_g (Kg x PQ) widened into dyw (Kg x Nw): zeros in the extra columns, so
+ * they add nothing to the sums. */
+static void widen_dy(const ccnn_conv_dims *d, const float *dyg, float *dyw)
+{
+    const int64_t pq = d->p * d->q, wp = wide_wp(d), nw = wide_cols(d);
+    for (int64_t k = 0; k < d->kg; k++)
+        for (int64_t p = 0; p < d->p; p++) {
+            float *dst = dyw + k * nw + p * wp;
+            memcpy(dst, dyg + k * pq + p * d->q, sizeof(float) * (size_t)d->q);
+            if (p + 1 < d->p) memset(dst + d->q, 0, sizeof(float) * (size_t)(wp - d->q));
+        }
+}
+
+/* The dot kernel's lane sums of group g (CRS x Kg x lanes) in rn->extra. */
+static float *dot_sums(const ccnn_conv_dims *d, const run *rn, int64_t g)
+{
+    return rn->extra + row_ptr_floats(d) + g * d->cg * d->r * d->s * d->kg * CCNN_GEMM_DOT_LANES;
+}
+
+/* Adds image n's col * dy_g^T of group g into the lane sums: for a shallow
+ * col (a first layer: 9 rows) each of its CRS x Kg results is a dot
+ * product of a shifted stretch of xp with a dy plane, row by row (P rows
+ * of Q), both read where they lie. */
+static void wgrad_group_dot(const ccnn_conv_dims *d, const float *xg, const float *dyg,
+                            float *sums, const run *rn)
+{
+    const int64_t crs = d->cg * d->r * d->s, pq = d->p * d->q;
+    const float **arow = (const float **)(void *)rn->extra; /* 64-byte aligned */
+    float *xp = rn->extra + row_ptr_floats(d) + d->groups * crs * d->kg * CCNN_GEMM_DOT_LANES;
+    wide_src src = {d, wide_pad(d, xg, xp), 0};
+    for (int64_t i = 0; i < crs; i++) arow[i] = wide_row(&src, i);
+    ccnn_gemm_dot_for(ccnn_get_isa())(crs, d->kg, d->p, d->q, arow, wide_wp(d), dyg, pq, d->q,
+                                      sums);
 }
 
 /* c (CRS x Kg) = beta*c + wide col * dyw^T, where dyw is dy_g widened to
@@ -811,15 +864,9 @@ static int64_t wgrad_extra(const ccnn_conv_dims *d)
 static void wgrad_group_wide(const ccnn_conv_dims *d, const float *xg, const float *dyg, float *c,
                              float beta, const run *rn)
 {
-    const int64_t crs = d->cg * d->r * d->s, pq = d->p * d->q, wp = wide_wp(d);
-    const int64_t nw = wide_cols(d);
+    const int64_t crs = d->cg * d->r * d->s, nw = wide_cols(d);
     float *dyw = rn->extra, *xp = rn->extra + d->kg * nw;
-    for (int64_t k = 0; k < d->kg; k++)
-        for (int64_t p = 0; p < d->p; p++) {
-            float *dst = dyw + k * nw + p * wp;
-            memcpy(dst, dyg + k * pq + p * d->q, sizeof(float) * (size_t)d->q);
-            if (p + 1 < d->p) memset(dst + d->q, 0, sizeof(float) * (size_t)(wp - d->q));
-        }
+    widen_dy(d, dyg, dyw);
     wide_src src = {d, wide_pad(d, xg, xp), 0};
     ccnn_gemm_matrix b = {dyw, nw, 1};
     ccnn_sgemm_ex(crs, d->kg, nw, pack_wide_rows, &src, ccnn_gemm_pack_b_matrix, &b, beta, c,
@@ -833,14 +880,19 @@ static void wgrad_chunk(const ccnn_conv_dims *d, int64_t n0, int64_t n1, const f
                         const float *dy, float *dwt, float *db, const run *rn)
 {
     const int64_t crs = d->cg * d->r * d->s, pq = d->p * d->q, hw = d->h * d->w;
+    if (rn->algo == WG_DOT)
+        memset(dot_sums(d, rn, 0), 0,
+               sizeof(float) * (size_t)(d->groups * crs * d->kg * CCNN_GEMM_DOT_LANES));
     for (int64_t n = n0; n < n1; n++) {
         for (int64_t g = 0; g < d->groups; g++) {
             const float *xg = x + (n * d->c + g * d->cg) * hw;
             const float *dyg = dy + (n * d->k + g * d->kg) * pq;
             float *c = dwt + g * crs * d->kg, beta = n == n0 ? 0.0f : 1.0f;
-            if (is_pointwise(d)) {
+            if (rn->algo == WG_POINTWISE) {
                 gemm(rn, 0, 1, crs, d->kg, pq, xg, pq, dyg, pq, beta, c, d->kg);
-            } else if (rn->extra) {
+            } else if (rn->algo == WG_DOT) {
+                wgrad_group_dot(d, xg, dyg, dot_sums(d, rn, g), rn);
+            } else if (rn->algo == WG_WIDE) {
                 wgrad_group_wide(d, xg, dyg, c, beta, rn);
             } else {
                 ccnn_gemm_matrix b = {dyg, pq, 1};
@@ -850,6 +902,8 @@ static void wgrad_chunk(const ccnn_conv_dims *d, int64_t n0, int64_t n1, const f
             }
         }
     }
+    if (rn->algo == WG_DOT) /* dwt[g][crs][k]: the lane sums folded, in the same layout */
+        ccnn_gemm_dot_fold(d->groups * crs * d->kg, dot_sums(d, rn, 0), dwt);
     if (db) {
         for (int64_t k = 0; k < d->k; k++) {
             double acc = 0.0;
@@ -879,10 +933,12 @@ int ccnn_conv_fast_backward_weights(ccnn_conv2d_workspace *ws, const ccnn_conv_d
     while (chunks > 1 && chunks * part > WGRAD_PARTIAL_MAX) chunks--;
     float *parts = ws_take(ws, WS_PARTS, (size_t)(part * chunks));
     run rn;
-    if (!parts || run_init(&rn, ws, (size_t)wgrad_extra(d))) {
+    const int algo = wgrad_algo(d);
+    if (!parts || run_init(&rn, ws, (size_t)wgrad_extra(d, algo))) {
         ws_give(ws, parts);
         return CCNN_ENOMEM;
     }
+    rn.algo = algo;
 
     int nt = item_threads(chunks, conv_flops(d));
     if (nt > 1) {
