@@ -110,8 +110,7 @@ int cmd_predict(int argc, char **argv)
     for (int i = first_image; i < argc; i++) {
         int zero = 0, rc;
         if (load_image(argv[i], in, invert, &ds)) { status = 1; continue; }
-        ccnn_normalize(&ds, in, &zero, 1, x);
-        if ((rc = ccnn_net_forward(net, x, 1, 0, 0))) {
+        if ((rc = ccnn_normalize(&ds, in, &zero, 1, x)) || (rc = ccnn_net_forward(net, x, 1, 0, 0))) {
             cli_error("predict", "%s: %s", argv[i], ccnn_strerror(rc));
             status = 1;
             continue;

@@ -304,14 +304,18 @@ void ccnn_dataset_free(ccnn_dataset *ds);
 /* Per-channel mean and standard deviation of pixel/255 over the data set. */
 void ccnn_dataset_stats(const ccnn_dataset *ds, float *mean, float *std);
 
-/* Fill x (count x C x H x W floats) with the normalised images idx[0..count-1]. */
-void ccnn_normalize(const ccnn_dataset *ds, const ccnn_input_spec *in, const int *idx, int count,
-                    float *x);
+/* Fill x (count x C x H x W floats) with the normalised images idx[0..count-1].
+ * CCNN_ESHAPE if the spec's C x H x W is not the data set's (or C is over
+ * CCNN_MAX_CHANNELS), CCNN_EINVAL for an index outside 0..n-1 or a NULL
+ * argument; then x is left as it was. */
+int ccnn_normalize(const ccnn_dataset *ds, const ccnn_input_spec *in, const int *idx, int count,
+                   float *x);
 /* Augment a normalised batch in place: random crop after zero padding by
  * `pad`, and horizontal flip with probability 1/2 if `flip`. Draws come from
- * (seed, step), so the result is reproducible. */
-void ccnn_augment(float *x, int count, int c, int h, int w, int pad, int flip,
-                  uint64_t seed, uint64_t step);
+ * (seed, step), so the result is reproducible. CCNN_EINVAL (x untouched) for
+ * a NULL x, sizes <= 0 or pad < 0. */
+int ccnn_augment(float *x, int count, int c, int h, int w, int pad, int flip,
+                 uint64_t seed, uint64_t step);
 
 /* ======================================================================== */
 /* Training                                                                  */

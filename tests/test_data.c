@@ -695,7 +695,7 @@ CCNN_TEST(data_normalize_known)
     ccnn_input_spec in = {.c = C, .h = H, .w = W, .mean = {0.5f, 0.25f}, .std = {0.5f, 0.0f}};
     int idx[4] = {2, 0, 2, 1};
     float x[4 * CHW];
-    ccnn_normalize(&ds, &in, idx, 4, x);
+    CHECK_RC(ccnn_normalize(&ds, &in, idx, 4, x), CCNN_OK);
     double worst = 0;
     for (int i = 0; i < 4; i++)
         for (int c = 0; c < C; c++)
@@ -707,19 +707,18 @@ CCNN_TEST(data_normalize_known)
     CHECK_MSG(worst < 1e-6, "worst error %g", worst);
     CHECK(x[CHW + 5] == 1.0f && x[CHW + 6] == -0.25f); /* image 0: 255 -> (1-.5)/.5, 0 -> -0.25 */
 
-    /* an index out of range gives zeros; a spec that does not fit writes nothing */
-    int bad_idx[2] = {1, 3};
-    ccnn_normalize(&ds, &in, bad_idx, 2, x);
-    int zeros = 1;
-    for (int k = 0; k < CHW; k++) zeros &= x[CHW + k] == 0.0f;
-    CHECK(zeros);
+    /* an index out of range or a spec that does not fit: an error, nothing written */
     for (int i = 0; i < 4 * CHW; i++) x[i] = 42;
+    int bad_idx[2] = {1, 3}, neg_idx[2] = {0, -1};
+    CHECK_RC(ccnn_normalize(&ds, &in, bad_idx, 2, x), CCNN_EINVAL);
+    CHECK_RC(ccnn_normalize(&ds, &in, neg_idx, 2, x), CCNN_EINVAL);
     ccnn_input_spec other = in;
     other.w = W + 1;
-    ccnn_normalize(&ds, &other, idx, 4, x);
+    CHECK_RC(ccnn_normalize(&ds, &other, idx, 4, x), CCNN_ESHAPE);
     other = in;
     other.c = 1;
-    ccnn_normalize(&ds, &other, idx, 4, x);
+    CHECK_RC(ccnn_normalize(&ds, &other, idx, 4, x), CCNN_ESHAPE);
+    CHECK_RC(ccnn_normalize(&ds, &in, idx, 4, NULL), CCNN_EINVAL);
     int untouched = 1;
     for (int i = 0; i < 4 * CHW; i++) untouched &= x[i] == 42;
     CHECK(untouched);
@@ -795,12 +794,13 @@ CCNN_TEST(data_augment_reproducible)
     memcpy(b, x0, SZ * sizeof(float));
     ccnn_augment(b, N, C, H, W, 4, 1, 6, 9);
     CHECK_MSG(memcmp(a, b, SZ * sizeof(float)) != 0, "different seed, same result");
-    /* nothing to do */
+    /* nothing to do, or bad arguments (an error): x untouched */
     memcpy(b, x0, SZ * sizeof(float));
-    ccnn_augment(b, N, C, H, W, 0, 0, 5, 9);
-    ccnn_augment(b, N, C, H, W, -3, 0, 5, 9);
-    ccnn_augment(NULL, N, C, H, W, 4, 1, 5, 9);
-    ccnn_augment(b, 0, C, H, W, 4, 1, 5, 9);
+    CHECK_RC(ccnn_augment(b, N, C, H, W, 0, 0, 5, 9), CCNN_OK);
+    CHECK_RC(ccnn_augment(b, 0, C, H, W, 4, 1, 5, 9), CCNN_OK);
+    CHECK_RC(ccnn_augment(b, N, C, H, W, -3, 0, 5, 9), CCNN_EINVAL);
+    CHECK_RC(ccnn_augment(NULL, N, C, H, W, 4, 1, 5, 9), CCNN_EINVAL);
+    CHECK_RC(ccnn_augment(b, N, C, 0, W, 4, 1, 5, 9), CCNN_EINVAL);
     CHECK(memcmp(b, x0, SZ * sizeof(float)) == 0);
     free(x0);
     free(a);

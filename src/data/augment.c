@@ -53,12 +53,11 @@ static void flip_plane(float *p, int64_t h, int64_t w)
     }
 }
 
-void ccnn_augment(float *x, int count, int c, int h, int w, int pad, int flip,
-                  uint64_t seed, uint64_t step)
+int ccnn_augment(float *x, int count, int c, int h, int w, int pad, int flip,
+                 uint64_t seed, uint64_t step)
 {
-    if (!x || count <= 0 || c <= 0 || h <= 0 || w <= 0) return;
-    if (pad < 0) pad = 0;
-    if (pad == 0 && !flip) return;
+    if (!x || count < 0 || c <= 0 || h <= 0 || w <= 0 || pad < 0) return CCNN_EINVAL;
+    if (pad == 0 && !flip) return CCNN_OK;
     const uint64_t span = 2 * (uint64_t)pad + 1;
     const size_t hw = (size_t)h * (size_t)w, chw = (size_t)c * hw;
     const int par = (size_t)count * chw >= ((size_t)1 << 16);
@@ -75,4 +74,5 @@ void ccnn_augment(float *x, int count, int c, int h, int w, int pad, int flip,
             if (mirror) flip_plane(p, h, w);
         }
     }
+    return CCNN_OK;
 }

@@ -335,15 +335,16 @@ void ccnn_dataset_stats(const ccnn_dataset *ds, float *mean, float *std)
 }
 
 /* The input spec must describe the data set's images (same C, H, W, and
- * C <= CCNN_MAX_CHANNELS, which the loaders' 1 or 3 channels always are);
- * otherwise nothing is written, as x's size would be unknown. An index
- * outside 0..n-1 gives an image of zeros. */
-void ccnn_normalize(const ccnn_dataset *ds, const ccnn_input_spec *in, const int *idx, int count,
-                    float *x)
+ * C <= CCNN_MAX_CHANNELS, which the loaders' 1 or 3 channels always are),
+ * and every index must be an image: otherwise nothing is written. */
+int ccnn_normalize(const ccnn_dataset *ds, const ccnn_input_spec *in, const int *idx, int count,
+                   float *x)
 {
-    if (!ds || !in || !idx || !x || count <= 0 || !ds->images) return;
-    if (ds->c <= 0 || ds->c > CCNN_MAX_CHANNELS || ds->h <= 0 || ds->w <= 0) return;
-    if (in->c != ds->c || in->h != ds->h || in->w != ds->w) return;
+    if (!ds || !in || !idx || !x || count < 0 || !ds->images) return CCNN_EINVAL;
+    if (ds->c <= 0 || ds->c > CCNN_MAX_CHANNELS || ds->h <= 0 || ds->w <= 0) return CCNN_ESHAPE;
+    if (in->c != ds->c || in->h != ds->h || in->w != ds->w) return CCNN_ESHAPE;
+    for (int i = 0; i < count; i++)
+        if (idx[i] < 0 || idx[i] >= ds->n) return CCNN_EINVAL;
     const int C = ds->c;
     float lut[CCNN_MAX_CHANNELS][256];
     for (int c = 0; c < C; c++) {
@@ -355,12 +356,7 @@ void ccnn_normalize(const ccnn_dataset *ds, const ccnn_input_spec *in, const int
     #pragma omp parallel for if (par) num_threads(ccnn_threads()) schedule(static)
     for (int i = 0; i < count; i++) {
         float *dst = x + (size_t)i * chw;
-        int j = idx[i];
-        if (j < 0 || j >= ds->n) {
-            memset(dst, 0, chw * sizeof *dst);
-            continue;
-        }
-        const uint8_t *src = ds->images + (size_t)j * chw;
+        const uint8_t *src = ds->images + (size_t)idx[i] * chw;
         for (int c = 0; c < C; c++) {
             const float *l = lut[c];
             const uint8_t *s = src + (size_t)c * hw;
@@ -368,4 +364,5 @@ void ccnn_normalize(const ccnn_dataset *ds, const ccnn_input_spec *in, const int
             for (size_t k = 0; k < hw; k++) d[k] = l[s[k]];
         }
     }
+    return CCNN_OK;
 }

@@ -183,10 +183,11 @@ int ccnn_trainer_epoch(ccnn_trainer *tr, const ccnn_dataset *train, ccnn_epoch_s
         int count = n - b * batch < batch ? n - b * batch : batch;
         const int *idx = tr->order + (size_t)b * batch;
         uint64_t step = tr->steps;
-        ccnn_normalize(train, &net->input, idx, count, tr->x);
-        if (cfg->augment_crop || cfg->augment_flip)
-            ccnn_augment(tr->x, count, net->input.c, net->input.h, net->input.w, cfg->augment_crop,
-                         cfg->augment_flip, cfg->seed, step);
+        if ((rc = ccnn_normalize(train, &net->input, idx, count, tr->x))) return rc;
+        if ((cfg->augment_crop || cfg->augment_flip) &&
+            (rc = ccnn_augment(tr->x, count, net->input.c, net->input.h, net->input.w,
+                               cfg->augment_crop, cfg->augment_flip, cfg->seed, step)))
+            return rc;
         for (int i = 0; i < count; i++) tr->labels[i] = train->labels[idx[i]];
         double loss;
         if ((rc = ccnn_net_forward(net, tr->x, count, 1, step))) return rc;
@@ -242,8 +243,8 @@ int ccnn_evaluate(ccnn_net *net, const ccnn_dataset *ds, int batch, double *accu
     for (int start = 0; start < ds->n && !rc; start += batch) {
         int count = ds->n - start < batch ? ds->n - start : batch;
         for (int i = 0; i < count; i++) idx[i] = start + i;
-        ccnn_normalize(ds, &net->input, idx, count, x);
-        rc = ccnn_net_forward(net, x, count, 0, 0);
+        rc = ccnn_normalize(ds, &net->input, idx, count, x);
+        if (!rc) rc = ccnn_net_forward(net, x, count, 0, 0);
         double l = 0;
         if (!rc) rc = ccnn_net_loss(net, ds->labels + start, &l);
         if (rc) break;
