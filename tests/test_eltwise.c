@@ -95,7 +95,7 @@ static int h_make(harness *h, const ccnn_layer_spec *spec, int n_in, ccnn_shape 
     }
     l->out = test_alloc(h->ny);
     l->dout = test_alloc(h->ny);
-    h->run = (ccnn_run){batch, train, 1, 1, NULL};
+    h->run = (ccnn_run){batch, train, 1, 1, NULL, 0};
     return l->ops->reserve ? l->ops->reserve(l, batch) : 0;
 }
 
@@ -290,7 +290,7 @@ CCNN_TEST(eltwise_batchnorm_kernels)
 
             memcpy(dx, dx0, (size_t)n * sizeof(float));
             dx[n] = 42;
-            kr->bn_grad_dx(x, dy, n, fa, fb, fc, dx);
+            kr->bn_grad_dx(x, dy, n, fa, fb, fc, dx, 0);
             for (int i = 0; i < n; i++) want[i] = dx0[i] + ((fa * dy[i] + fb * x[i]) + fc);
             CHECK_MSG(same_bits(dx, want, (size_t)n) && dx[n] == 42, "%s n=%d: bn_grad_dx", nm, n);
         }

@@ -68,8 +68,13 @@ static void bn_grad_sums_c(const float *x, const float *dy, int64_t n, float mea
 }
 
 static void bn_grad_dx_c(const float *restrict x, const float *restrict dy, int64_t n, float fa,
-                         float fb, float fc, float *restrict dx)
+                         float fb, float fc, float *restrict dx, int set)
 {
+    if (set) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) dx[i] = 0.0f + ((fa * dy[i] + fb * x[i]) + fc);
+        return;
+    }
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) dx[i] += (fa * dy[i] + fb * x[i]) + fc;
 }
@@ -123,8 +128,16 @@ static void relu_c(const float *restrict x, int64_t n, float *restrict y)
 }
 
 static void relu_grad_c(const float *restrict y, const float *restrict dy, int64_t n,
-                        float *restrict dx)
+                        float *restrict dx, int set)
 {
+    if (set) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) {
+            float g = dy[i];
+            dx[i] = 0.0f + (y[i] > 0 ? g : 0.0f);
+        }
+        return;
+    }
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         float g = dy[i]; /* loaded unconditionally: a select, not a branch */

@@ -32,8 +32,10 @@ typedef struct ccnn_eltwise_kernels {
     void (*bn_grad_sums)(const float *x, const float *dy, int64_t n, float mean, float *sdy,
                          float *sdyx);
     /* dx[i] += (fa * dy[i] + fb * x[i]) + fc */
+    /* (set: dx = 0 + (...), dx's old contents not read - for a din nobody
+     *  else writes; the same bits as adding to zeros) */
     void (*bn_grad_dx)(const float *x, const float *dy, int64_t n, float fa, float fb, float fc,
-                       float *dx);
+                       float *dx, int set);
 
     /* ---- max pooling, 2x2 windows, stride 2, no padding, one plane ----
      * x is H x W (H >= 2P, W >= 2Q); y and am are P x Q. The first maximum
@@ -49,7 +51,8 @@ typedef struct ccnn_eltwise_kernels {
     /* y[i] = x[i] > 0 ? x[i] : 0 (NaN and -0 give +0) */
     void (*relu)(const float *x, int64_t n, float *y);
     /* dx[i] += y[i] > 0 ? dy[i] : 0 */
-    void (*relu_grad)(const float *y, const float *dy, int64_t n, float *dx);
+    /* (set: dx = 0 + (...), as bn_grad_dx) */
+    void (*relu_grad)(const float *y, const float *dy, int64_t n, float *dx, int set);
     /* y[i] = a[i] + b[i] */
     void (*add)(const float *a, const float *b, int64_t n, float *y);
     /* y[i] += x[i] */

@@ -96,19 +96,22 @@ T256 static void bn_grad_sums_avx2(const float *x, const float *dy, int64_t n, f
 }
 
 T256 static void bn_grad_dx_avx2(const float *x, const float *dy, int64_t n, float fa, float fb,
-                                 float fc, float *dx)
+                                 float fc, float *dx, int set)
 {
     const __m256 va = _mm256_set1_ps(fa), vb = _mm256_set1_ps(fb), vc = _mm256_set1_ps(fc);
+    const __m256 z = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 t = _mm256_add_ps(_mm256_mul_ps(va, _mm256_loadu_ps(dy + i)),
                                  _mm256_mul_ps(vb, _mm256_loadu_ps(x + i)));
-        _mm256_storeu_ps(dx + i, _mm256_add_ps(_mm256_loadu_ps(dx + i), _mm256_add_ps(t, vc)));
+        __m256 old = set ? z : _mm256_loadu_ps(dx + i);
+        _mm256_storeu_ps(dx + i, _mm256_add_ps(old, _mm256_add_ps(t, vc)));
     }
     __m256i k = tmask(n - i);
     __m256 t = _mm256_add_ps(_mm256_mul_ps(va, _mm256_maskload_ps(dy + i, k)),
                              _mm256_mul_ps(vb, _mm256_maskload_ps(x + i, k)));
-    _mm256_maskstore_ps(dx + i, k, _mm256_add_ps(_mm256_maskload_ps(dx + i, k), _mm256_add_ps(t, vc)));
+    __m256 old = set ? z : _mm256_maskload_ps(dx + i, k);
+    _mm256_maskstore_ps(dx + i, k, _mm256_add_ps(old, _mm256_add_ps(t, vc)));
 }
 
 /* take = !(v <= best) (v larger, or v NaN) unless best is already NaN */
@@ -179,19 +182,19 @@ T256 static void relu_avx2(const float *x, int64_t n, float *y)
     _mm256_maskstore_ps(y + i, k, _mm256_max_ps(_mm256_maskload_ps(x + i, k), z));
 }
 
-T256 static void relu_grad_avx2(const float *y, const float *dy, int64_t n, float *dx)
+T256 static void relu_grad_avx2(const float *y, const float *dy, int64_t n, float *dx, int set)
 {
     const __m256 z = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 g = _mm256_and_ps(_mm256_cmp_ps(_mm256_loadu_ps(y + i), z, _CMP_GT_OQ),
                                  _mm256_loadu_ps(dy + i)); /* + 0 where y <= 0, as the C loop */
-        _mm256_storeu_ps(dx + i, _mm256_add_ps(_mm256_loadu_ps(dx + i), g));
+        _mm256_storeu_ps(dx + i, _mm256_add_ps(set ? z : _mm256_loadu_ps(dx + i), g));
     }
     __m256i k = tmask(n - i);
     __m256 g = _mm256_and_ps(_mm256_cmp_ps(_mm256_maskload_ps(y + i, k), z, _CMP_GT_OQ),
                              _mm256_maskload_ps(dy + i, k));
-    _mm256_maskstore_ps(dx + i, k, _mm256_add_ps(_mm256_maskload_ps(dx + i, k), g));
+    _mm256_maskstore_ps(dx + i, k, _mm256_add_ps(set ? z : _mm256_maskload_ps(dx + i, k), g));
 }
 
 T256 static void add_avx2(const float *a, const float *b, int64_t n, float *y)

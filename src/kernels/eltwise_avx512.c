@@ -105,16 +105,18 @@ T512 static inline __m512 grad_dx16(__m512 dx, __m512 x, __m512 dy, __m512 fa, _
 }
 
 T512 static void bn_grad_dx_avx512(const float *x, const float *dy, int64_t n, float fa, float fb,
-                                   float fc, float *dx)
+                                   float fc, float *dx, int set)
 {
     const __m512 va = _mm512_set1_ps(fa), vb = _mm512_set1_ps(fb), vc = _mm512_set1_ps(fc);
+    const __m512 z = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(dx + i, grad_dx16(_mm512_loadu_ps(dx + i), _mm512_loadu_ps(x + i),
+        _mm512_storeu_ps(dx + i, grad_dx16(set ? z : _mm512_loadu_ps(dx + i), _mm512_loadu_ps(x + i),
                                            _mm512_loadu_ps(dy + i), va, vb, vc));
     __mmask16 m = tmask(n - i);
     _mm512_mask_storeu_ps(dx + i, m,
-                          grad_dx16(_mm512_maskz_loadu_ps(m, dx + i), _mm512_maskz_loadu_ps(m, x + i),
+                          grad_dx16(set ? z : _mm512_maskz_loadu_ps(m, dx + i),
+                                    _mm512_maskz_loadu_ps(m, x + i),
                                     _mm512_maskz_loadu_ps(m, dy + i), va, vb, vc));
 }
 
@@ -172,19 +174,19 @@ T512 static void relu_avx512(const float *x, int64_t n, float *y)
 
 /* Unmasked loops with one masked tail: masked loads and stores on every
  * vector measured twice as slow on data in L1. */
-T512 static void relu_grad_avx512(const float *y, const float *dy, int64_t n, float *dx)
+T512 static void relu_grad_avx512(const float *y, const float *dy, int64_t n, float *dx, int set)
 {
     const __m512 z = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(y + i), z, _CMP_GT_OQ);
         __m512 g = _mm512_maskz_mov_ps(pos, _mm512_loadu_ps(dy + i)); /* + 0 where y <= 0, as the C loop */
-        _mm512_storeu_ps(dx + i, _mm512_add_ps(_mm512_loadu_ps(dx + i), g));
+        _mm512_storeu_ps(dx + i, _mm512_add_ps(set ? z : _mm512_loadu_ps(dx + i), g));
     }
     __mmask16 m = tmask(n - i);
     __mmask16 pos = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, y + i), z, _CMP_GT_OQ);
     __m512 g = _mm512_maskz_loadu_ps(pos, dy + i);
-    _mm512_mask_storeu_ps(dx + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, dx + i), g));
+    _mm512_mask_storeu_ps(dx + i, m, _mm512_add_ps(set ? z : _mm512_maskz_loadu_ps(m, dx + i), g));
 }
 
 T512 static void add_avx512(const float *a, const float *b, int64_t n, float *y)

@@ -67,6 +67,7 @@ static int avgpool_backward(ccnn_layer *l, const ccnn_run *run)
 
 const ccnn_layer_ops ccnn_avgpool_ops = {
     "avgpool", 1, 1, ccnn_pool2d_setup, NULL, NULL, avgpool_forward, avgpool_backward, NULL,
+    0, /* set_din: adds into din */
 };
 
 /* ---- global average pooling ---------------------------------------------- */
@@ -111,4 +112,5 @@ static int gap_backward(ccnn_layer *l, const ccnn_run *run)
 
 const ccnn_layer_ops ccnn_global_avgpool_ops = {
     "global_avgpool", 1, 1, gap_setup, NULL, NULL, gap_forward, gap_backward, NULL,
+    0, /* set_din: adds into din */
 };

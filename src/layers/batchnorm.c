@@ -209,7 +209,7 @@ static int bn_backward(ccnn_layer *l, const ccnn_run *run)
             #pragma omp for schedule(static)
             for (int64_t p = 0; p < NC; p++)
                 k->bn_grad_dx(x + (size_t)p * hw, dy + (size_t)p * hw, hw, pv->fa[p % C],
-                              pv->fb[p % C], pv->fc[p % C], dx + (size_t)p * hw);
+                              pv->fb[p % C], pv->fc[p % C], dx + (size_t)p * hw, run->din_fresh);
         }
     }
     return CCNN_OK;
@@ -229,4 +229,5 @@ static void bn_destroy(ccnn_layer *l)
 
 const ccnn_layer_ops ccnn_batchnorm_ops = {
     "batchnorm", 1, 1, bn_setup, bn_init, bn_reserve, bn_forward, bn_backward, bn_destroy,
+    1, /* set_din */
 };

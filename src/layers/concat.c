@@ -56,4 +56,5 @@ static int concat_backward(ccnn_layer *l, const ccnn_run *run)
 
 const ccnn_layer_ops ccnn_concat_ops = {
     "concat", 2, CCNN_MAX_INPUTS, concat_setup, NULL, NULL, concat_forward, concat_backward, NULL,
+    0, /* set_din: adds into din */
 };

@@ -103,11 +103,16 @@ static int conv_backward(ccnn_layer *l, const ccnn_run *run)
                                              l->spec.no_bias ? NULL : pv->dw + l->tensors[1].offset);
     if (rc) return rc;
     for (size_t i = 0; i < l->n_params; i++) l->grads[i] += pv->dw[i];
+    if (l->din[0] && run->din_fresh) /* din is ours alone and unwritten: the op writes it */
+        return ccnn_conv2d_backward_data_ws(pv->ws, &p, l->dout, l->params, l->din[0]);
     if (l->din[0]) {
         rc = ccnn_conv2d_backward_data_ws(pv->ws, &p, l->dout, l->params, pv->dx);
         if (rc) return rc;
-        size_t n = (size_t)run->batch * ccnn_shape_size(l->in_shape[0]);
-        for (size_t i = 0; i < n; i++) l->din[0][i] += pv->dx[i];
+        const size_t n = (size_t)run->batch * ccnn_shape_size(l->in_shape[0]);
+        float *restrict din = l->din[0];
+        const float *restrict dx = pv->dx;
+        #pragma omp parallel for simd num_threads(ccnn_threads()) schedule(static) if (n >= 65536)
+        for (size_t i = 0; i < n; i++) din[i] += dx[i];
     }
     return CCNN_OK;
 }
@@ -126,4 +131,5 @@ static void conv_destroy(ccnn_layer *l)
 
 const ccnn_layer_ops ccnn_conv_ops = {
     "conv", 1, 1, conv_setup, conv_init, conv_reserve, conv_forward, conv_backward, conv_destroy,
+    1, /* set_din */
 };

@@ -250,4 +250,5 @@ static void deconv_destroy(ccnn_layer *l)
 const ccnn_layer_ops ccnn_deconv_ops = {
     "deconv", 1, 1, deconv_setup, deconv_init, deconv_reserve, deconv_forward, deconv_backward,
     deconv_destroy,
+    0, /* set_din: adds into din */
 };

@@ -59,4 +59,5 @@ static int dense_backward(ccnn_layer *l, const ccnn_run *run)
 
 const ccnn_layer_ops ccnn_dense_ops = {
     "dense", 1, 1, dense_setup, dense_init, NULL, dense_forward, dense_backward, NULL,
+    0, /* set_din: adds into din */
 };

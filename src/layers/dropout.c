@@ -93,4 +93,5 @@ static void dropout_destroy(ccnn_layer *l)
 const ccnn_layer_ops ccnn_dropout_ops = {
     "dropout", 1, 1, dropout_setup, NULL, dropout_reserve, dropout_forward, dropout_backward,
     dropout_destroy,
+    0, /* set_din: adds into din */
 };

@@ -29,4 +29,5 @@ static int flatten_backward(ccnn_layer *l, const ccnn_run *run)
 
 const ccnn_layer_ops ccnn_flatten_ops = {
     "flatten", 1, 1, flatten_setup, NULL, NULL, flatten_forward, flatten_backward, NULL,
+    0, /* set_din: adds into din */
 };

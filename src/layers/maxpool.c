@@ -161,4 +161,5 @@ static void maxpool_destroy(ccnn_layer *l)
 const ccnn_layer_ops ccnn_maxpool_ops = {
     "maxpool", 1, 1, ccnn_pool2d_setup, NULL, maxpool_reserve, maxpool_forward, maxpool_backward,
     maxpool_destroy,
+    0, /* set_din: adds into din */
 };

@@ -38,10 +38,11 @@ static int relu_backward(ccnn_layer *l, const ccnn_run *run)
     float *dx = l->din[0];
 #pragma omp parallel for num_threads(ccnn_threads()) schedule(static) if (n >= PAR_MIN)
     for (int64_t i = 0; i < n; i += BLOCK)
-        k->relu_grad(y + i, dy + i, n - i < BLOCK ? n - i : BLOCK, dx + i);
+        k->relu_grad(y + i, dy + i, n - i < BLOCK ? n - i : BLOCK, dx + i, run->din_fresh);
     return CCNN_OK;
 }
 
 const ccnn_layer_ops ccnn_relu_ops = {
     "relu", 1, 1, relu_setup, NULL, NULL, relu_forward, relu_backward, NULL,
+    1, /* set_din */
 };

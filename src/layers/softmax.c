@@ -45,4 +45,5 @@ static int softmax_backward(ccnn_layer *l, const ccnn_run *run)
 
 const ccnn_layer_ops ccnn_softmax_ops = {
     "softmax", 1, 1, softmax_setup, NULL, NULL, softmax_forward, softmax_backward, NULL,
+    0, /* set_din: adds into din */
 };

@@ -35,4 +35,5 @@ static int tanh_backward(ccnn_layer *l, const ccnn_run *run)
 
 const ccnn_layer_ops ccnn_tanh_ops = {
     "tanh", 1, 1, tanh_setup, NULL, NULL, tanh_forward, tanh_backward, NULL,
+    0, /* set_din: adds into din */
 };

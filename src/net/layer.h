@@ -8,7 +8,9 @@
  *
  * Gradient convention: backward() ADDS into l->din[i] and l->grads (the
  * engine zeroes them first). A layer output read by several layers thus
- * receives the sum of their gradients, as the chain rule requires. */
+ * receives the sum of their gradients, as the chain rule requires. The one
+ * exception saves a pass over memory: a layer that is the only reader of
+ * its input may be told (run->din_fresh) to write din[0] outright. */
 #ifndef CCNN_LAYER_H
 #define CCNN_LAYER_H
 
@@ -26,6 +28,10 @@ typedef struct ccnn_run {
     int train;                 /* batch statistics, dropout, keep what backward needs */
     uint64_t seed, step;       /* dropout masks are a function of these */
     const uint8_t *labels;     /* backward of the loss layer */
+    /* backward: 1 when din[0] is this layer's alone and not yet written, so
+     * a layer whose ops say set_din may write it (=) instead of adding;
+     * only given for one-input layers that set set_din. */
+    int din_fresh;
 } ccnn_run;
 
 /* A named tensor of a layer, within its params or state. */
@@ -56,6 +62,9 @@ typedef struct ccnn_layer_ops {
     /* din[i] += ..., grads += ... from dout. din[i] may be NULL. */
     int (*backward)(ccnn_layer *l, const ccnn_run *run);
     void (*destroy)(ccnn_layer *l); /* frees priv. May be NULL. */
+    /* 1: backward honours run->din_fresh (writes din[0] instead of adding
+     * when it is set), so the engine need not zero din[0] first. */
+    int set_din;
 } ccnn_layer_ops;
 
 struct ccnn_layer {
@@ -76,6 +85,7 @@ struct ccnn_layer {
     ccnn_layer_tensor tensors[CCNN_LAYER_MAX_TENSORS];
     double flops;                         /* forward, per sample */
     int last_consumer;                    /* the engine's: highest layer reading out, or -1 */
+    int n_consumers;                      /* the engine's: how many inputs read out */
     void *priv;
 };
 

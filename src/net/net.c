@@ -327,7 +327,7 @@ int ccnn_net_forward(ccnn_net *net, const float *x, int batch, int train, uint64
     if (!net || !x || batch <= 0 || net->n_layers == 0) return CCNN_EINVAL;
     int rc = reserve(net, batch);
     if (rc) return rc;
-    ccnn_run run = {batch, train != 0, net->train.seed, step, NULL};
+    ccnn_run run = {batch, train != 0, net->train.seed, step, NULL, 0};
     for (int i = 0; i < net->n_layers; i++) {
         ccnn_layer *l = net->layers[i];
         for (int j = 0; j < l->n_in; j++)
@@ -367,6 +367,23 @@ int ccnn_net_loss(const ccnn_net *net, const uint8_t *labels, double *loss)
     return isfinite(*loss) ? CCNN_OK : CCNN_ENONFINITE;
 }
 
+/* Zeroes n floats, over the threads when there are many (one thread alone
+ * cannot fill the memory bandwidth, and the others would only wait). */
+static void zero_floats(float *p, size_t n)
+{
+    const size_t chunk = (size_t)1 << 16;
+    if (n < 4 * chunk || ccnn_threads() < 2) {
+        memset(p, 0, n * sizeof(float));
+        return;
+    }
+    const int64_t chunks = (int64_t)((n + chunk - 1) / chunk);
+    #pragma omp parallel for num_threads(ccnn_threads()) schedule(static)
+    for (int64_t c = 0; c < chunks; c++) {
+        size_t a = (size_t)c * chunk, len = n - a < chunk ? n - a : chunk;
+        memset(p + a, 0, len * sizeof(float));
+    }
+}
+
 int ccnn_net_backward(ccnn_net *net, const uint8_t *labels, float *dx)
 {
     if (!net || !net->last_train || !net->last_batch) return CCNN_EINVAL;
@@ -376,17 +393,24 @@ int ccnn_net_backward(ccnn_net *net, const uint8_t *labels, float *dx)
     for (int n = 0; n < net->last_batch; n++)
         if (labels[n] >= classes) return CCNN_EINVAL;
     int batch = net->last_batch;
-    ccnn_run run = {batch, 1, net->train.seed, net->last_step, labels};
+    ccnn_run run = {batch, 1, net->train.seed, net->last_step, labels, 0};
     memset(net->grads, 0, net->n_params * sizeof(float));
     /* Backward adds into each dout, so it must start at zero - but zeroing
      * all of them up front streams every activation gradient through memory
      * once more. Each is zeroed just before its first adder runs (the
      * highest-numbered layer reading that output), when the buffer is about
      * to be written anyway; outputs nobody reads are zeroed first. */
-    for (int i = 0; i < net->n_layers; i++) net->layers[i]->last_consumer = -1;
+    for (int i = 0; i < net->n_layers; i++) {
+        net->layers[i]->last_consumer = -1;
+        net->layers[i]->n_consumers = 0;
+    }
     for (int i = 0; i < net->n_layers; i++)
-        for (int j = 0; j < net->layers[i]->n_in; j++)
-            if (net->layers[i]->in_idx[j] >= 0) net->layers[net->layers[i]->in_idx[j]]->last_consumer = i;
+        for (int j = 0; j < net->layers[i]->n_in; j++) {
+            int idx = net->layers[i]->in_idx[j];
+            if (idx < 0) continue;
+            net->layers[idx]->last_consumer = i;
+            net->layers[idx]->n_consumers++;
+        }
     for (int i = 0; i < net->n_layers; i++) {
         ccnn_layer *l = net->layers[i];
         if (l->last_consumer < 0)
@@ -396,13 +420,16 @@ int ccnn_net_backward(ccnn_net *net, const uint8_t *labels, float *dx)
     if (dx) memset(net->dx, 0, (size_t)batch * in_size * sizeof(float));
     for (int i = net->n_layers - 1; i >= 0; i--) {
         ccnn_layer *l = net->layers[i];
+        run.din_fresh = 0;
         for (int j = 0; j < l->n_in; j++) {
             int idx = l->in_idx[j];
             l->in[j] = idx < 0 ? net->x : net->layers[idx]->out;
             l->din[j] = idx < 0 ? (dx ? net->dx : NULL) : net->layers[idx]->dout;
-            if (idx >= 0 && net->layers[idx]->last_consumer == i)
-                memset(l->din[j], 0,
-                       (size_t)batch * ccnn_shape_size(net->layers[idx]->out_shape) * sizeof(float));
+            if (idx < 0 || net->layers[idx]->last_consumer != i) continue;
+            if (l->ops->set_din && l->n_in == 1 && net->layers[idx]->n_consumers == 1)
+                run.din_fresh = 1; /* it writes din[0] itself: no zeroing */
+            else
+                zero_floats(l->din[j], (size_t)batch * ccnn_shape_size(net->layers[idx]->out_shape));
         }
         int rc = l->ops->backward(l, &run);
         if (rc) return rc;
