@@ -11,13 +11,13 @@
  * stride-1, unpadded kernel needs no im2col (col is x_g). At stride 1 with
  * many channels, backward data runs as a forward pass instead (see
  * backward_data_as_forward), and depthwise convolutions (one input channel
- * per group) use plain loops.
+ * per group) use plain loops (conv_depthwise.c).
  *
  * Threads go over images when there are enough of them, else inside the
  * GEMM. Either way the bits are the same: the GEMM's result does not depend
  * on how it is split. Backward weights sums the batch in a fixed number of
  * chunks, so its bits do not depend on the thread count either. */
-#include "ccnn_internal.h"
+#include "ops/conv_fast.h"
 #include "kernels/gemm.h"
 #include <omp.h>
 #include <stdlib.h>
@@ -28,49 +28,6 @@
 #define WGRAD_CHUNKS 8
 /* Most floats we spend on those partial sums (64 MB). */
 #define WGRAD_PARTIAL_MAX ((int64_t)1 << 24)
-
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-
-static int is_pointwise(const ccnn_conv_dims *d)
-{
-    return d->r == 1 && d->s == 1 && d->sh == 1 && d->sw == 1 &&
-           d->pt == 0 && d->pb == 0 && d->pl == 0 && d->pr == 0;
-}
-
-/* Multiply-adds of one pass, times two. */
-static double conv_flops(const ccnn_conv_dims *d)
-{
-    return 2.0 * (double)d->y_count * (double)(d->cg * d->r * d->s);
-}
-
-/* Below this many flops a parallel region costs more than it saves. */
-#define PAR_MIN_FLOPS 1e6
-
-/* Threads to run over items (images, chunks, planes) of a pass; 1: none
- * (the GEMM may still use them). */
-static int item_threads(int64_t items, double flops)
-{
-    int nt = ccnn_threads();
-    if (nt <= 1 || omp_in_parallel() || items < nt || flops < PAR_MIN_FLOPS) return 1;
-    return nt;
-}
-
-/* For images: uneven shares waste a thread for a whole image, so accept
- * them only when each thread has several; else thread inside the GEMM. */
-static int image_threads(const ccnn_conv_dims *d)
-{
-    int nt = item_threads(d->n, conv_flops(d));
-    return (d->n % nt == 0 || d->n >= 3 * nt) ? nt : 1;
-}
-
-/* Output columns q in [lo, hi) read input column q*sw + off inside [0, W). */
-static void q_range(const ccnn_conv_dims *d, int64_t off, int64_t *lo, int64_t *hi)
-{
-    int64_t a = off >= 0 ? 0 : (-off + d->sw - 1) / d->sw;
-    int64_t b = d->w - 1 - off < 0 ? 0 : min64(d->q, (d->w - 1 - off) / d->sw + 1);
-    *lo = min64(a, b);
-    *hi = b;
-}
 
 /* out[t] = col[crs][j0 + t] for t < len, where
  *   col[(c*R + r)*S + s][p*Q + q] = x[c][p*sh + r*dh - pt][q*sw + s*dw - pl]
@@ -282,128 +239,6 @@ static const float *pack_wide_rows(const void *ctx, const ccnn_gemm_kernel *kr, 
         memcpy(rows + i * kc, wide_row(ctx, i0 + i) + p0, sizeof(float) * (size_t)kc);
     kr->transpose(rows, kc, m, kc, dst, kr->mr);
     return dst;
-}
-
-/* ---- depthwise: one input channel per group ----------------------------------
- * A GEMM with one row is all overhead, so plain loops over output planes:
- * each tap adds its weight times a shifted input row. Every plane (and, for
- * the weights, every filter) is summed by one thread in a fixed order. */
-static int is_depthwise(const ccnn_conv_dims *d) { return d->cg == 1 && d->groups > 1; }
-
-/* y (P x Q) = b + sum over taps of w[r][s] * x (H x W) shifted. */
-static void dw_forward_plane(const ccnn_conv_dims *d, const float *x, const float *w, float b,
-                             float *restrict y)
-{
-#pragma omp simd
-    for (int64_t i = 0; i < d->p * d->q; i++) y[i] = b;
-    for (int64_t r = 0; r < d->r; r++)
-    for (int64_t s = 0; s < d->s; s++) {
-        float wv = w[r * d->s + s];
-        int64_t off = s * d->dw - d->pl, lo, hi;
-        q_range(d, off, &lo, &hi);
-        for (int64_t p = 0; p < d->p; p++) {
-            int64_t ih = p * d->sh + r * d->dh - d->pt;
-            if (ih < 0 || ih >= d->h) continue;
-            const float *restrict xr = x + ih * d->w;
-            float *restrict yr = y + p * d->q;
-            if (d->sw == 1) {
-#pragma omp simd
-                for (int64_t q = lo; q < hi; q++) yr[q] += wv * xr[q + off];
-            } else {
-                for (int64_t q = lo; q < hi; q++) yr[q] += wv * xr[q * d->sw + off];
-            }
-        }
-    }
-}
-
-/* dx (H x W) += the adjoint of dw_forward_plane applied to dy (P x Q). */
-static void dw_backward_data_plane(const ccnn_conv_dims *d, const float *dy, const float *w,
-                                   float *restrict dx)
-{
-    for (int64_t r = 0; r < d->r; r++)
-    for (int64_t s = 0; s < d->s; s++) {
-        float wv = w[r * d->s + s];
-        int64_t off = s * d->dw - d->pl, lo, hi;
-        q_range(d, off, &lo, &hi);
-        for (int64_t p = 0; p < d->p; p++) {
-            int64_t ih = p * d->sh + r * d->dh - d->pt;
-            if (ih < 0 || ih >= d->h) continue;
-            const float *restrict dyr = dy + p * d->q;
-            float *restrict dxr = dx + ih * d->w;
-            if (d->sw == 1) {
-#pragma omp simd
-                for (int64_t q = lo; q < hi; q++) dxr[q + off] += wv * dyr[q];
-            } else {
-                for (int64_t q = lo; q < hi; q++) dxr[q * d->sw + off] += wv * dyr[q];
-            }
-        }
-    }
-}
-
-static void dw_forward(const ccnn_conv_dims *d, const float *x, const float *w, const float *bias,
-                       float *y)
-{
-    const int64_t pq = d->p * d->q, planes = d->n * d->k;
-    int nt = item_threads(planes, conv_flops(d));
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t i = 0; i < planes; i++) {
-        int64_t n = i / d->k, k = i % d->k, c = k / d->kg;
-        dw_forward_plane(d, x + (n * d->c + c) * d->h * d->w, w + k * d->r * d->s,
-                         bias ? bias[k] : 0.0f, y + i * pq);
-    }
-}
-
-static void dw_backward_data(const ccnn_conv_dims *d, const float *dy, const float *w, float *dx)
-{
-    const int64_t hw = d->h * d->w, pq = d->p * d->q, planes = d->n * d->c;
-    int nt = item_threads(planes, conv_flops(d));
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t i = 0; i < planes; i++) {
-        int64_t n = i / d->c, c = i % d->c;
-        memset(dx + i * hw, 0, sizeof(float) * (size_t)hw);
-        for (int64_t k = c * d->kg; k < (c + 1) * d->kg; k++)
-            dw_backward_data_plane(d, dy + (n * d->k + k) * pq, w + k * d->r * d->s, dx + i * hw);
-    }
-}
-
-static void dw_backward_weights(const ccnn_conv_dims *d, const float *x, const float *dy,
-                                float *dw, float *dbias)
-{
-    const int64_t hw = d->h * d->w, pq = d->p * d->q;
-    int nt = item_threads(d->k, conv_flops(d));
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t k = 0; k < d->k; k++) {
-        int64_t c = k / d->kg;
-        for (int64_t r = 0; r < d->r; r++)
-        for (int64_t s = 0; s < d->s; s++) {
-            int64_t off = s * d->dw - d->pl, lo, hi;
-            q_range(d, off, &lo, &hi);
-            double acc = 0.0;
-            for (int64_t n = 0; n < d->n; n++)
-            for (int64_t p = 0; p < d->p; p++) {
-                int64_t ih = p * d->sh + r * d->dh - d->pt;
-                if (ih < 0 || ih >= d->h) continue;
-                const float *dyr = dy + (n * d->k + k) * pq + p * d->q;
-                const float *xr = x + (n * d->c + c) * hw + ih * d->w;
-                float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-                for (int64_t q = lo; q < hi; q++) sum += dyr[q] * xr[q * d->sw + off];
-                acc += sum;
-            }
-            dw[(k * d->r + r) * d->s + s] = (float)acc;
-        }
-        if (dbias) {
-            double acc = 0.0;
-            for (int64_t n = 0; n < d->n; n++) {
-                const float *dyp = dy + (n * d->k + k) * pq;
-                float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-                for (int64_t i = 0; i < pq; i++) sum += dyp[i];
-                acc += sum;
-            }
-            dbias[k] = (float)acc;
-        }
-    }
 }
 
 /* ---- the workspace ------------------------------------------------------------
@@ -675,7 +510,7 @@ int ccnn_conv_fast_forward(ccnn_conv2d_workspace *ws, const ccnn_conv_dims *d, c
                            const float *w, const float *bias, float *y)
 {
     if (is_depthwise(d)) {
-        dw_forward(d, x, w, bias, y);
+        ccnn_conv_dw_forward(d, x, w, bias, y);
         return CCNN_OK;
     }
     run rn;
@@ -764,7 +599,7 @@ int ccnn_conv_fast_backward_data(ccnn_conv2d_workspace *ws, const ccnn_conv_dims
                                  const float *dy, const float *w, float *dx)
 {
     if (is_depthwise(d)) {
-        dw_backward_data(d, dy, w, dx);
+        ccnn_conv_dw_backward_data(d, dy, w, dx);
         return CCNN_OK;
     }
     /* The forward pass's packing costs about 1/Cg of its multiply, col2im
@@ -923,7 +758,7 @@ int ccnn_conv_fast_backward_weights(ccnn_conv2d_workspace *ws, const ccnn_conv_d
                                     const float *x, const float *dy, float *dw, float *dbias)
 {
     if (is_depthwise(d)) {
-        dw_backward_weights(d, x, dy, dw, dbias);
+        ccnn_conv_dw_backward_weights(d, x, dy, dw, dbias);
         return CCNN_OK;
     }
     /* Chunk i covers images [i*N/chunks, (i+1)*N/chunks); its partial sums
