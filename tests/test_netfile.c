@@ -169,8 +169,9 @@ CCNN_TEST(netfile_default_net)
     const ccnn_train_config *tc = ccnn_net_train_config(net);
     ccnn_train_config d = ccnn_train_config_default();
     CHECK(tc->optimizer == CCNN_OPT_ADAM && tc->lr == 0.001f && tc->batch == 64 && tc->epochs == 15);
+    CHECK(tc->weight_decay == 0.0005f);
     /* everything else keeps its default */
-    CHECK(tc->momentum == d.momentum && tc->nesterov == 0 && tc->weight_decay == 0 &&
+    CHECK(tc->momentum == d.momentum && tc->nesterov == 0 &&
           tc->beta1 == 0.9f && tc->beta2 == 0.999f && tc->adam_eps == 1e-8f &&
           tc->schedule == CCNN_SCHED_COSINE && tc->step_epochs == d.step_epochs &&
           tc->gamma == d.gamma && tc->augment_crop == 0 && tc->augment_flip == 0 && tc->seed == 1);
@@ -863,6 +864,7 @@ CCNN_TEST(netfile_c_api_equivalence)
     tc->lr = 0.001f;
     tc->batch = 64;
     tc->epochs = 15;
+    tc->weight_decay = 0.0005f;
     tc->schedule = CCNN_SCHED_COSINE;
 
     ccnn_net *parsed = NULL;
