@@ -63,8 +63,9 @@ static const float *conv_bias(const ccnn_layer *l, const float *base)
 }
 
 /* The op overwrites its outputs; the layer contract is to add, so the op
- * writes to a scratch buffer that is then added. ws: the op's scratch,
- * kept across steps. */
+ * writes to a scratch buffer that is then added - except into a din that is
+ * this layer's alone and not yet written (run->din_fresh), which the op
+ * writes directly. ws: the op's scratch, kept across steps. */
 typedef struct { float *dw, *dx; size_t dx_cap; ccnn_conv2d_workspace *ws; } conv_priv;
 
 static int conv_forward(ccnn_layer *l, const ccnn_run *run)
