@@ -16,17 +16,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* ISAs this CPU runs; restores the current one. */
-static int supported_isas(ccnn_isa *out)
-{
-    ccnn_isa cur = ccnn_get_isa();
-    int n = 0;
-    for (int i = CCNN_ISA_SCALAR; i <= CCNN_ISA_AVX512; i++)
-        if (ccnn_set_isa((ccnn_isa)i) == 0) out[n++] = (ccnn_isa)i;
-    ccnn_set_isa(cur);
-    return n;
-}
-
 static void fill_nan(float *a, size_t n)
 {
     for (size_t i = 0; i < n; i++) a[i] = NAN;
@@ -179,7 +168,7 @@ static void check_config(test_rng *rng, const ccnn_conv2d_params *p, const ccnn_
 static void run_random(int kind, int count, uint64_t seed)
 {
     ccnn_isa isas[3], cur = ccnn_get_isa();
-    int nisa = supported_isas(isas);
+    int nisa = test_isas(isas);
     ccnn_conv_impl impl = ccnn_conv2d_get_impl();
     ccnn_conv2d_set_impl(CCNN_CONV_FAST);
     test_rng rng = {seed};
@@ -214,7 +203,7 @@ CCNN_TEST(conv_fast_larger_images)
         {.n = 2, .c = 24, .h = 40, .w = 25, .k = 40, .r = 1, .s = 1},
     };
     ccnn_isa isas[3], cur = ccnn_get_isa();
-    int nisa = supported_isas(isas);
+    int nisa = test_isas(isas);
     ccnn_conv_impl impl = ccnn_conv2d_get_impl();
     ccnn_conv2d_set_impl(CCNN_CONV_FAST);
     test_rng rng = {77};
@@ -277,7 +266,7 @@ CCNN_TEST(conv_fast_threads_bitwise)
          .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1},
     };
     ccnn_isa isas[3], cur = ccnn_get_isa();
-    int nisa = supported_isas(isas);
+    int nisa = test_isas(isas);
     ccnn_conv_impl impl = ccnn_conv2d_get_impl();
     ccnn_conv2d_set_impl(CCNN_CONV_FAST);
     ccnn_im2col_mode mode = ccnn_conv_fast_get_im2col();
@@ -300,7 +289,7 @@ CCNN_TEST(conv_fast_threads_bitwise)
 CCNN_TEST(conv_fast_wide_forward_bitwise)
 {
     ccnn_isa isas[3], cur = ccnn_get_isa();
-    int nisa = supported_isas(isas);
+    int nisa = test_isas(isas);
     ccnn_conv_impl impl = ccnn_conv2d_get_impl();
     ccnn_im2col_mode mode = ccnn_conv_fast_get_im2col();
     ccnn_conv2d_set_impl(CCNN_CONV_FAST);
@@ -362,7 +351,7 @@ CCNN_TEST(conv_fast_sgemm_vs_naive)
     };
     static const float betas[] = {0.0f, 1.0f, 0.5f};
     ccnn_isa isas[3], cur = ccnn_get_isa();
-    int nisa = supported_isas(isas);
+    int nisa = test_isas(isas);
     test_rng rng = {42};
     for (int ii = 0; ii < nisa; ii++) {
         ccnn_set_isa(isas[ii]);
@@ -412,7 +401,7 @@ CCNN_TEST(conv_fast_sgemm_threads_bitwise)
     const int M = 45, N = 333, K = 700;
     test_rng rng = {7};
     ccnn_isa isas[3], cur = ccnn_get_isa();
-    int nisa = supported_isas(isas);
+    int nisa = test_isas(isas);
     float *A = test_alloc((size_t)M * K), *B = test_alloc((size_t)K * N);
     float *C[4];
     test_fill(&rng, A, (size_t)M * K, -1, 1);

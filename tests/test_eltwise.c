@@ -23,17 +23,6 @@
 
 /* ---- helpers -------------------------------------------------------------- */
 
-/* ISAs this CPU runs; restores the current one. */
-static int isas(ccnn_isa *out)
-{
-    ccnn_isa cur = ccnn_get_isa();
-    int n = 0;
-    for (int i = CCNN_ISA_SCALAR; i <= CCNN_ISA_AVX512; i++)
-        if (ccnn_set_isa((ccnn_isa)i) == 0) out[n++] = (ccnn_isa)i;
-    ccnn_set_isa(cur);
-    return n;
-}
-
 static int same_bits(const void *a, const void *b, size_t n_floats)
 {
     return memcmp(a, b, n_floats * sizeof(float)) == 0;
@@ -152,7 +141,7 @@ static void ref_maxpool2x2(const float *x, int H, int W, float *y, int32_t *am)
 CCNN_TEST(eltwise_maxpool2x2_kernel)
 {
     ccnn_isa list[3], cur = ccnn_get_isa();
-    int n_isa = isas(list);
+    int n_isa = test_isas(list);
     test_rng rng = {101};
     for (int t = 0; t < 150; t++) {
         /* tiny planes, odd sizes (a last row or column no window covers),
@@ -194,7 +183,7 @@ CCNN_TEST(eltwise_maxpool2x2_kernel)
 CCNN_TEST(eltwise_maxpool2x2_layer)
 {
     ccnn_isa list[3], cur = ccnn_get_isa();
-    int n_isa = isas(list);
+    int n_isa = test_isas(list);
     test_rng rng = {102};
     const ccnn_layer_spec spec = {.type = CCNN_LAYER_MAXPOOL, .size_h = 2, .size_w = 2};
     for (int t = 0; t < 12; t++) {
@@ -243,7 +232,7 @@ CCNN_TEST(eltwise_maxpool2x2_layer)
 CCNN_TEST(eltwise_batchnorm_kernels)
 {
     ccnn_isa list[3], cur = ccnn_get_isa();
-    int n_isa = isas(list);
+    int n_isa = test_isas(list);
     const ccnn_eltwise_kernels *portable = ccnn_eltwise_for(CCNN_ISA_SCALAR);
     test_rng rng = {103};
     for (int t = 0; t < 3 * N_LENGTHS; t++) {
@@ -357,7 +346,7 @@ static double rel_err_d(const float *got, const double *want, size_t n, double f
 CCNN_TEST(eltwise_batchnorm_layer)
 {
     ccnn_isa list[3], cur = ccnn_get_isa();
-    int n_isa = isas(list);
+    int n_isa = test_isas(list);
     test_rng rng = {104};
     const ccnn_layer_spec spec = {.type = CCNN_LAYER_BATCHNORM};
     for (int t = 0; t < 14; t++) {
@@ -449,7 +438,7 @@ static float special_value(test_rng *r)
 CCNN_TEST(eltwise_relu_add_layers)
 {
     ccnn_isa list[3], cur = ccnn_get_isa();
-    int n_isa = isas(list);
+    int n_isa = test_isas(list);
     test_rng rng = {105};
     for (int t = 0; t < 16; t++) {
         ccnn_shape in = {test_rand_int(&rng, 1, 5), test_rand_int(&rng, 1, 13), test_rand_int(&rng, 1, 17)};
@@ -532,7 +521,7 @@ CCNN_TEST(eltwise_relu_add_layers)
 CCNN_TEST(eltwise_layers_thread_independent)
 {
     ccnn_isa list[3], cur = ccnn_get_isa();
-    int n_isa = isas(list);
+    int n_isa = test_isas(list);
     const ccnn_layer_spec specs[] = {
         {.type = CCNN_LAYER_BATCHNORM},
         {.type = CCNN_LAYER_MAXPOOL, .size_h = 2, .size_w = 2},

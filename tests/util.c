@@ -52,3 +52,13 @@ double test_rel_err(const float *a, const float *ref, size_t n, double floor)
     }
     return worst / scale;
 }
+
+int test_isas(ccnn_isa *out)
+{
+    ccnn_isa cur = ccnn_get_isa();
+    int n = 0;
+    for (int i = CCNN_ISA_SCALAR; i <= CCNN_ISA_AVX512; i++)
+        if (ccnn_set_isa((ccnn_isa)i) == 0) out[n++] = (ccnn_isa)i;
+    ccnn_set_isa(cur);
+    return n;
+}

@@ -108,17 +108,7 @@ void ccnn_conv_dw_backward_weights(const ccnn_conv_dims *d, const float *x, cons
             }
             dw[(k * d->r + r) * d->s + s] = (float)acc;
         }
-        if (dbias) {
-            double acc = 0.0;
-            for (int64_t n = 0; n < d->n; n++) {
-                const float *dyp = dy + (n * d->k + k) * pq;
-                float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-                for (int64_t i = 0; i < pq; i++) sum += dyp[i];
-                acc += sum;
-            }
-            dbias[k] = (float)acc;
-        }
+        if (dbias) dbias[k] = conv_bias_grad(d, dy, k, 0, d->n);
     }
 }
 

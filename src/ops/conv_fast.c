@@ -739,19 +739,7 @@ static void wgrad_chunk(const ccnn_conv_dims *d, int64_t n0, int64_t n1, const f
     }
     if (rn->algo == WG_DOT) /* dwt[g][crs][k]: the lane sums folded, in the same layout */
         ccnn_gemm_dot_fold(d->groups * crs * d->kg, dot_sums(d, rn, 0), dwt);
-    if (db) {
-        for (int64_t k = 0; k < d->k; k++) {
-            double acc = 0.0;
-            for (int64_t n = n0; n < n1; n++) {
-                const float *row = dy + (n * d->k + k) * pq;
-                float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-                for (int64_t i = 0; i < pq; i++) sum += row[i];
-                acc += sum;
-            }
-            db[k] = (float)acc;
-        }
-    }
+    for (int64_t k = 0; db && k < d->k; k++) db[k] = conv_bias_grad(d, dy, k, n0, n1);
 }
 
 int ccnn_conv_fast_backward_weights(ccnn_conv2d_workspace *ws, const ccnn_conv_dims *d,

@@ -52,6 +52,23 @@ static inline void q_range(const ccnn_conv_dims *d, int64_t off, int64_t *lo, in
 
 static inline int is_depthwise(const ccnn_conv_dims *d) { return d->cg == 1 && d->groups > 1; }
 
+/* The bias gradient of filter k over images [n0, n1): each plane summed in
+ * float by a simd reduction, the planes in double, in image order. */
+static inline float conv_bias_grad(const ccnn_conv_dims *d, const float *dy, int64_t k,
+                                   int64_t n0, int64_t n1)
+{
+    const int64_t pq = d->p * d->q;
+    double acc = 0.0;
+    for (int64_t n = n0; n < n1; n++) {
+        const float *row = dy + (n * d->k + k) * pq;
+        float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (int64_t i = 0; i < pq; i++) sum += row[i];
+        acc += sum;
+    }
+    return (float)acc;
+}
+
 /* Depthwise passes (conv_depthwise.c); same contracts as the fast path's. */
 void ccnn_conv_dw_forward(const ccnn_conv_dims *d, const float *x, const float *w,
                           const float *bias, float *y);
