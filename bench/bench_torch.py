@@ -2,7 +2,8 @@
 """bench_torch.py - PyTorch on the conv shapes of bench/bench_conv.c, and the
 comparison table with ccnn.
 
-    /usr/bin/python3 bench/bench_torch.py [--ccnn FILE] [--threads 1,2] [--runs N] [--no-train]
+    /usr/bin/python3 bench/bench_torch.py [--ccnn FILE] [--threads 1,2] [--runs N] [--shape I]
+                                          [--no-train]
 
 Run with Debian's Python (python3-torch), not a pyenv `python3`.
 
@@ -144,8 +145,10 @@ def main():
     ap.add_argument("--ccnn", help="CSV written by bench_conv/bench_train --csv")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--shape", type=int, help="only the I-th shape (from 1), as bench_conv")
     ap.add_argument("--no-train", action="store_true", help="skip the end-to-end comparison")
     a = ap.parse_args()
+    shapes = SHAPES if not a.shape else SHAPES[a.shape - 1:a.shape]
     threads = [int(t) for t in a.threads.split(",")]
     min_runs = max(5, min(a.runs, MAX_RUNS))
 
@@ -161,7 +164,7 @@ def main():
           f"{'on' if torch.backends.mkldnn.enabled else 'off'}), "
           f"median of >= {min_runs} runs after a warm-up", flush=True)
     torch_res = {}
-    for s in SHAPES:
+    for s in shapes:
         for t in threads:
             torch.set_num_threads(t)
             r = bench_shape(s, min_runs)
@@ -196,7 +199,7 @@ def main():
             f"{t} thread{'s' if t > 1 else ''} {g:.1f} GFLOP/s" for t, g in sorted(peak.items())))
     print(f"{'N,C->K,HxW,RxS,str,pad':<26} {'thr':>3} {'pass':<11} {'ccnn':>8} {'%peak':>6} "
           f"{'torch':>8} {'ratio':>6}")
-    for s in SHAPES:
+    for s in shapes:
         for t in threads:
             for ps in PASSES:
                 tg = torch_res[(s, t, ps)]
@@ -211,6 +214,8 @@ def main():
     if conv:
         print("\n==== targets of issue #4, on the training step (ccnn/torch) ====")
         for i, s in enumerate(SHAPES):
+            if s not in shapes:
+                continue
             want = 3.0 if i < 2 else 1.0
             got = [(t, conv[(s, t, "step")][0] / torch_res[(s, t, "step")])
                    for t in threads if (s, t, "step") in conv]

@@ -27,15 +27,20 @@ int ccnn_conv_fast_backward_data(ccnn_conv2d_workspace *ws, const ccnn_conv_dims
 int ccnn_conv_fast_backward_weights(ccnn_conv2d_workspace *ws, const ccnn_conv_dims *d,
                                     const float *x, const float *dy, float *dw, float *dbias);
 
-/* How the fast path builds im2col at stride 1 (the tests force each; see
- * conv_fast.c): ROWS, the general row-by-row im2col; WIDE, the wide layout
- * (forward through the GEMM); DIRECT, the wide layout with the forward pass
- * tile by tile into y (when Cg*R*S fits one K block); AUTO, the default,
- * picks by depth: DIRECT's forward and ROWS' weight gradient below
- * Cg*R*S = 64, WIDE from there. CCNN_IM2COL=rows|wide|direct|auto in the
- * environment sets it at start-up. */
+/* How the fast path builds im2col, or whether it does (the tests force each;
+ * see conv_fast.c): ROWS, the general row-by-row im2col; WIDE, the wide
+ * layout at stride 1 (forward through the GEMM); DIRECT, the wide layout
+ * with the forward pass tile by tile into y (when Cg*R*S fits one K block);
+ * NONE, no im2col: the direct convolution vectorised over filters
+ * (conv_direct.c) for forward, weight gradient and, at stride 1, backward
+ * data. AUTO, the default, picks by depth and ISA: DIRECT's forward and
+ * ROWS' weight gradient below Cg*R*S = 64; from there NONE with AVX-512
+ * and 32 or more filters per group, else WIDE at stride 1 and ROWS
+ * otherwise. CCNN_IM2COL=rows|wide|direct|none|auto in the environment
+ * sets it at start-up. */
 typedef enum {
-    CCNN_IM2COL_AUTO = 0, CCNN_IM2COL_ROWS = 1, CCNN_IM2COL_WIDE = 2, CCNN_IM2COL_DIRECT = 3
+    CCNN_IM2COL_AUTO = 0, CCNN_IM2COL_ROWS = 1, CCNN_IM2COL_WIDE = 2, CCNN_IM2COL_DIRECT = 3,
+    CCNN_IM2COL_NONE = 4
 } ccnn_im2col_mode;
 void ccnn_conv_fast_set_im2col(ccnn_im2col_mode m);
 ccnn_im2col_mode ccnn_conv_fast_get_im2col(void);

@@ -18,6 +18,7 @@
  * on how it is split. Backward weights sums the batch in a fixed number of
  * chunks, so its bits do not depend on the thread count either. */
 #include "ops/conv_fast.h"
+#include "kernels/direct.h"
 #include "kernels/gemm.h"
 #include <omp.h>
 #include <stdlib.h>
@@ -147,7 +148,8 @@ ccnn_im2col_mode ccnn_conv_fast_get_im2col(void)
         g_im2col = !env ? CCNN_IM2COL_AUTO
                  : strcmp(env, "rows") == 0 ? CCNN_IM2COL_ROWS
                  : strcmp(env, "wide") == 0 ? CCNN_IM2COL_WIDE
-                 : strcmp(env, "direct") == 0 ? CCNN_IM2COL_DIRECT : CCNN_IM2COL_AUTO;
+                 : strcmp(env, "direct") == 0 ? CCNN_IM2COL_DIRECT
+                 : strcmp(env, "none") == 0 ? CCNN_IM2COL_NONE : CCNN_IM2COL_AUTO;
     }
     return (ccnn_im2col_mode)g_im2col;
 }
@@ -167,17 +169,27 @@ static int is_padded(const ccnn_conv_dims *d) { return d->pt || d->pb || d->pl |
 static int use_wide(const ccnn_conv_dims *d)
 {
     ccnn_im2col_mode m = ccnn_conv_fast_get_im2col();
-    if (d->sh != 1 || d->sw != 1 || m == CCNN_IM2COL_ROWS) return 0;
+    if (d->sh != 1 || d->sw != 1 || m == CCNN_IM2COL_ROWS || m == CCNN_IM2COL_NONE) return 0;
     return m != CCNN_IM2COL_AUTO || d->cg * d->r * d->s >= WIDE_MIN_CRS;
 }
 
 /* The forward pass's algorithm. */
-enum { FWD_ROWS, FWD_POINTWISE, FWD_WIDE, FWD_DIRECT };
+enum { FWD_ROWS, FWD_POINTWISE, FWD_WIDE, FWD_DIRECT, FWD_KVEC };
+
+/* The direct convolution vectorised over filters (conv_direct.c) beats the
+ * GEMM paths with the AVX-512 tiles once the taps are many and a tile's 32
+ * filters are all used (measured: docs/performance.md). */
+static int kvec_pays(const ccnn_conv_dims *d)
+{
+    return ccnn_get_isa() == CCNN_ISA_AVX512 && !is_pointwise(d) &&
+           d->cg * d->r * d->s >= WIDE_MIN_CRS && d->kg >= 32;
+}
 
 static int forward_algo(const ccnn_conv_dims *d)
 {
-    if (is_pointwise(d)) return FWD_POINTWISE;
     ccnn_im2col_mode m = ccnn_conv_fast_get_im2col();
+    if (m == CCNN_IM2COL_NONE || (m == CCNN_IM2COL_AUTO && kvec_pays(d))) return FWD_KVEC;
+    if (is_pointwise(d)) return FWD_POINTWISE;
     if (d->sh != 1 || d->sw != 1 || m == CCNN_IM2COL_ROWS) return FWD_ROWS;
     const int64_t crs = d->cg * d->r * d->s;
     if (m == CCNN_IM2COL_WIDE) return FWD_WIDE;
@@ -197,18 +209,21 @@ static const float *wide_pad(const ccnn_conv_dims *d, const float *xg, float *xp
     if (!is_padded(d)) return xg;
     const int64_t hp = wide_hp(d), wp = wide_wp(d);
     const int64_t jlo = d->pl > 0 ? d->pl : 0, jhi = min64(wp, d->w + d->pl);
+    /* rows are short (14 floats at 14x14): plain loops, not three library
+     * calls a row */
     for (int64_t c = 0; c < d->cg; c++)
         for (int64_t i = 0; i < hp; i++) {
-            float *dst = xp + (c * hp + i) * wp;
+            float *restrict dst = xp + (c * hp + i) * wp;
             int64_t ih = i - d->pt;
             if (ih < 0 || ih >= d->h || jlo >= jhi) {
-                memset(dst, 0, sizeof(float) * (size_t)wp);
+                for (int64_t j = 0; j < wp; j++) dst[j] = 0.0f;
                 continue;
             }
-            memset(dst, 0, sizeof(float) * (size_t)jlo);
-            memcpy(dst + jlo, xg + (c * d->h + ih) * d->w + jlo - d->pl,
-                   sizeof(float) * (size_t)(jhi - jlo));
-            memset(dst + jhi, 0, sizeof(float) * (size_t)(wp - jhi));
+            const float *restrict src = xg + (c * d->h + ih) * d->w - d->pl;
+            for (int64_t j = 0; j < jlo; j++) dst[j] = 0.0f;
+#pragma omp simd
+            for (int64_t j = jlo; j < jhi; j++) dst[j] = src[j];
+            for (int64_t j = jhi; j < wp; j++) dst[j] = 0.0f;
         }
     return xp;
 }
@@ -246,7 +261,7 @@ static const float *pack_wide_rows(const void *ctx, const ccnn_gemm_kernel *kr, 
  * training loop stops allocating after its first step. A nested call (dx
  * as a forward pass) uses other slots than its caller. Without a workspace
  * each buffer is allocated and freed by the call. */
-enum { WS_GEMM, WS_EXTRA, WS_APACK, WS_DCOL, WS_PARTS, WS_WT, WS_SLOTS };
+enum { WS_GEMM, WS_EXTRA, WS_APACK, WS_DCOL, WS_PARTS, WS_WT, WS_TAPS, WS_SLOTS };
 
 struct ccnn_conv2d_workspace {
     float *buf[WS_SLOTS];
@@ -304,6 +319,7 @@ typedef struct run {
     float *apack;        /* the forward's weights packed once for all images, or NULL */
     int64_t apack_group; /* floats of one group's packed weights */
     int64_t m_pad;       /* Kg rounded up to the kernel's mr */
+    int64_t *taps;       /* FWD_KVEC / WG_KVEC: the tap offsets into xp */
 } run;
 
 /* extra is rounded up to 16 floats so every thread's part stays 64-byte aligned. */
@@ -318,6 +334,7 @@ static int run_init(run *rn, ccnn_conv2d_workspace *cws, size_t extra)
     rn->threaded = 1;
     rn->algo = 0;
     rn->apack = NULL;
+    rn->taps = NULL;
     if (!rn->ws || (extra && !rn->extra)) {
         ws_give(cws, rn->ws);
         ws_give(cws, rn->extra);
@@ -331,6 +348,7 @@ static void run_free(run *rn)
     ws_give(rn->cws, rn->ws);
     ws_give(rn->cws, rn->extra);
     ws_give(rn->cws, rn->apack);
+    ws_give(rn->cws, (float *)rn->taps);
 }
 
 /* The view of rn for thread tid of a parallel loop over images. */
@@ -341,6 +359,24 @@ static run run_thread(const run *rn, int tid)
     t.extra = rn->extra ? rn->extra + rn->extra_floats * (size_t)tid : NULL;
     t.threaded = 0;
     return t;
+}
+
+/* The direct convolution's tap offsets into xp, and (when w is given) its
+ * packed filters and bias in rn->apack. */
+static int run_direct_setup(run *rn, const ccnn_conv_dims *d, const float *w, const float *bias)
+{
+    const ccnn_direct_kernel *kr = ccnn_direct_kernel_for(ccnn_get_isa());
+    const int64_t taps = d->cg * d->r * d->s;
+    /* int64 offsets in a float slot: two floats each, 64-byte aligned */
+    rn->taps = (int64_t *)(void *)ws_take(rn->cws, WS_TAPS, (size_t)(2 * taps));
+    if (!rn->taps) return CCNN_ENOMEM;
+    ccnn_conv_direct_taps(d, wide_hp(d), wide_wp(d), rn->taps);
+    if (!w) return CCNN_OK;
+    rn->apack_group = ccnn_conv_direct_packed_floats(kr, d) / d->groups;
+    rn->apack = ws_take(rn->cws, WS_APACK, (size_t)ccnn_conv_direct_packed_floats(kr, d));
+    if (!rn->apack) return CCNN_ENOMEM;
+    ccnn_conv_direct_pack(kr, d, w, bias, rn->apack);
+    return CCNN_OK;
 }
 
 /* Packs every group's weights (Kg x CRS each) once for the whole batch,
@@ -394,6 +430,7 @@ static int64_t row_ptr_floats(const ccnn_conv_dims *d)
  * result block (wide only), xp. */
 static int64_t forward_extra(const ccnn_conv_dims *d, int algo)
 {
+    if (algo == FWD_KVEC) return wide_xp_floats(d);
     if (algo == FWD_DIRECT) return row_ptr_floats(d) + wide_xp_floats(d);
     if (algo != FWD_WIDE) return 0;
     return row_ptr_floats(d) + d->kg * wide_block_rows(d) * wide_wp(d) + wide_xp_floats(d);
@@ -465,6 +502,24 @@ static void forward_group_wide(const ccnn_conv_dims *d, const float *xg, ccnn_pa
     }
 }
 
+/* yg (Kg x PQ) by the direct convolution, from the group's filters packed
+ * in pk. When the images are not shared out among threads, the rows are. */
+static void forward_group_kvec(const ccnn_conv_dims *d, const float *xg, const float *pk,
+                               int with_bias, float *yg, const run *rn)
+{
+    const ccnn_direct_kernel *kr = ccnn_direct_kernel_for(ccnn_get_isa());
+    const float *xp = wide_pad(d, xg, rn->extra);
+    const int64_t wp = wide_wp(d);
+    int nt = rn->threaded ? item_threads(d->p, conv_flops(d) / (double)d->n) : 1;
+    if (nt > 1) {
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t p = 0; p < d->p; p++)
+            ccnn_conv_direct_rows(kr, d, rn->taps, xp, wp, pk, with_bias, yg, p, p + 1);
+    } else {
+        ccnn_conv_direct_rows(kr, d, rn->taps, xp, wp, pk, with_bias, yg, 0, d->p);
+    }
+}
+
 static void forward_image(const ccnn_conv_dims *d, int64_t n, const float *x, const float *w,
                           const float *bias, float *y, const run *rn)
 {
@@ -476,6 +531,10 @@ static void forward_image(const ccnn_conv_dims *d, int64_t n, const float *x, co
         ccnn_gemm_packed wp = {rn->apack ? rn->apack + g * rn->apack_group : NULL, rn->m_pad};
         ccnn_pack_a_fn pack_w = rn->apack ? ccnn_gemm_pack_a_packed : ccnn_gemm_pack_a_matrix;
         const void *wctx = rn->apack ? (const void *)&wp : (const void *)&wm;
+        if (rn->algo == FWD_KVEC) {
+            forward_group_kvec(d, xg, rn->apack + g * rn->apack_group, bias != NULL, yg, rn);
+            continue;
+        }
         if (rn->algo == FWD_DIRECT) {
             forward_group_direct(d, xg, rn->apack + g * rn->apack_group,
                                  bias ? bias + g * d->kg : NULL, yg, rn);
@@ -517,7 +576,8 @@ int ccnn_conv_fast_forward(ccnn_conv2d_workspace *ws, const ccnn_conv_dims *d, c
     const int algo = forward_algo(d);
     if (run_init(&rn, ws, (size_t)forward_extra(d, algo))) return CCNN_ENOMEM;
     rn.algo = algo;
-    if ((d->n > 1 || algo == FWD_DIRECT) && run_pack_weights(&rn, d, w)) {
+    if (algo == FWD_KVEC ? run_direct_setup(&rn, d, w, bias)
+                         : (d->n > 1 || algo == FWD_DIRECT) && run_pack_weights(&rn, d, w)) {
         run_free(&rn);
         return CCNN_ENOMEM;
     }
@@ -565,6 +625,19 @@ static void backward_data_image(const ccnn_conv_dims *d, int64_t n, const float 
     }
 }
 
+/* The dims of backward data at stride 1 as a forward pass (below). */
+static ccnn_conv_dims flipped_dims(const ccnn_conv_dims *d)
+{
+    ccnn_conv_dims t = *d;
+    t.c = d->k; t.h = d->p; t.w = d->q;
+    t.k = d->c; t.p = d->h; t.q = d->w;
+    t.cg = d->kg; t.kg = d->cg;
+    t.pt = d->dh * (d->r - 1) - d->pt; t.pb = d->dh * (d->r - 1) - d->pb;
+    t.pl = d->dw * (d->s - 1) - d->pl; t.pr = d->dw * (d->s - 1) - d->pr;
+    t.x_count = d->y_count; t.y_count = d->x_count;
+    return t;
+}
+
 /* At stride 1, dx is the forward convolution of dy with the filters flipped
  * and their two channel axes swapped, padded by dilation*(R-1) - pad on each
  * side (a negative pad crops). That runs as a forward pass: im2col packed
@@ -583,13 +656,7 @@ static int backward_data_as_forward(ccnn_conv2d_workspace *ws, const ccnn_conv_d
         float *dst = wt + ((g * d->cg + c) * d->kg + k) * rs;
         for (int64_t i = 0; i < rs; i++) dst[rs - 1 - i] = src[i];
     }
-    ccnn_conv_dims t = *d;
-    t.c = d->k; t.h = d->p; t.w = d->q;
-    t.k = d->c; t.p = d->h; t.q = d->w;
-    t.cg = d->kg; t.kg = d->cg;
-    t.pt = d->dh * (d->r - 1) - d->pt; t.pb = d->dh * (d->r - 1) - d->pb;
-    t.pl = d->dw * (d->s - 1) - d->pl; t.pr = d->dw * (d->s - 1) - d->pr;
-    t.x_count = d->y_count; t.y_count = d->x_count;
+    ccnn_conv_dims t = flipped_dims(d);
     int rc = ccnn_conv_fast_forward(ws, &t, dy, wt, NULL, dx);
     ws_give(ws, wt);
     return rc;
@@ -606,9 +673,13 @@ int ccnn_conv_fast_backward_data(ccnn_conv2d_workspace *ws, const ccnn_conv_dims
      * about 1/Kg of the GEMM before it: the larger side wins. When the
      * flipped forward runs wide (Kg*R*S deep enough), it packs nothing, and
      * wins from Cg = 16 on (measured at 32 -> 64 channels, 14x14). */
-    if (d->sh == 1 && d->sw == 1 && !is_pointwise(d) && d->cg >= 16 &&
-        (d->cg >= d->kg || (use_wide(d) && d->kg * d->r * d->s >= WIDE_MIN_CRS)))
-        return backward_data_as_forward(ws, d, dy, w, dx);
+    if (d->sh == 1 && d->sw == 1 && !is_pointwise(d)) {
+        ccnn_conv_dims t = flipped_dims(d);
+        if (forward_algo(&t) == FWD_KVEC ||
+            (d->cg >= 16 &&
+             (d->cg >= d->kg || (use_wide(d) && d->kg * d->r * d->s >= WIDE_MIN_CRS))))
+            return backward_data_as_forward(ws, d, dy, w, dx);
+    }
 
     int nt = image_threads(d);
     int64_t cf = is_pointwise(d) ? 0 : d->cg * d->r * d->s * dcol_cols(d);
@@ -637,7 +708,7 @@ int ccnn_conv_fast_backward_data(ccnn_conv2d_workspace *ws, const ccnn_conv_dims
 
 /* The weight gradient's algorithm: as the forward's, with the dot-product
  * kernel where the forward goes direct. */
-enum { WG_ROWS, WG_POINTWISE, WG_WIDE, WG_DOT };
+enum { WG_ROWS, WG_POINTWISE, WG_WIDE, WG_DOT, WG_KVEC };
 
 static int wgrad_algo(const ccnn_conv_dims *d)
 {
@@ -645,6 +716,7 @@ static int wgrad_algo(const ccnn_conv_dims *d)
     case FWD_POINTWISE: return WG_POINTWISE;
     case FWD_ROWS: return WG_ROWS;
     case FWD_DIRECT: return WG_DOT;
+    case FWD_KVEC: return WG_KVEC;
     default: return ccnn_conv_fast_get_im2col() == CCNN_IM2COL_DIRECT ? WG_DOT : WG_WIDE;
     }
 }
@@ -655,6 +727,9 @@ static int64_t wgrad_extra(const ccnn_conv_dims *d, int algo)
 {
     const int64_t crs = d->cg * d->r * d->s;
     if (algo == WG_WIDE) return d->kg * wide_cols(d) + wide_xp_floats(d);
+    if (algo == WG_KVEC) /* dy transposed, then xp */
+        return d->p * d->q * ccnn_conv_direct_kblocks(ccnn_direct_kernel_for(ccnn_get_isa()), d) *
+                   ccnn_direct_kernel_for(ccnn_get_isa())->kb + wide_xp_floats(d);
     if (algo != WG_DOT) return 0;
     return row_ptr_floats(d) + d->groups * crs * d->kg * CCNN_GEMM_DOT_LANES + wide_xp_floats(d);
 }
@@ -708,6 +783,18 @@ static void wgrad_group_wide(const ccnn_conv_dims *d, const float *xg, const flo
                   d->kg, rn->threaded, rn->ws);
 }
 
+/* c (CRS x Kg) = (accumulate ? c : 0) + col * dy_g^T by the direct
+ * convolution's weight-gradient tiles. */
+static void wgrad_group_kvec(const ccnn_conv_dims *d, const float *xg, const float *dyg, float *c,
+                             int accumulate, const run *rn)
+{
+    const ccnn_direct_kernel *kr = ccnn_direct_kernel_for(ccnn_get_isa());
+    float *dyt = rn->extra;
+    float *xp = dyt + d->p * d->q * ccnn_conv_direct_kblocks(kr, d) * kr->kb;
+    ccnn_conv_direct_transpose_dy(kr, d, dyg, dyt);
+    ccnn_conv_direct_wgrad(kr, d, rn->taps, wide_pad(d, xg, xp), wide_wp(d), dyt, c, accumulate);
+}
+
 /* dwt = sum over images [n0, n1) of col * dy_g^T, i.e. the weight gradient
  * transposed, dwt[g][crs][k] (col as the GEMM's A packs into small slivers,
  * cheaper than as B); db likewise. Both overwritten. */
@@ -727,6 +814,8 @@ static void wgrad_chunk(const ccnn_conv_dims *d, int64_t n0, int64_t n1, const f
                 gemm(rn, 0, 1, crs, d->kg, pq, xg, pq, dyg, pq, beta, c, d->kg);
             } else if (rn->algo == WG_DOT) {
                 wgrad_group_dot(d, xg, dyg, dot_sums(d, rn, g), rn);
+            } else if (rn->algo == WG_KVEC) {
+                wgrad_group_kvec(d, xg, dyg, c, n > n0, rn);
             } else if (rn->algo == WG_WIDE) {
                 wgrad_group_wide(d, xg, dyg, c, beta, rn);
             } else {
@@ -762,6 +851,11 @@ int ccnn_conv_fast_backward_weights(ccnn_conv2d_workspace *ws, const ccnn_conv_d
         return CCNN_ENOMEM;
     }
     rn.algo = algo;
+    if (algo == WG_KVEC && run_direct_setup(&rn, d, NULL, NULL)) {
+        run_free(&rn);
+        ws_give(ws, parts);
+        return CCNN_ENOMEM;
+    }
 
     int nt = item_threads(chunks, conv_flops(d));
     if (nt > 1) {

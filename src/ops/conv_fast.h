@@ -69,6 +69,25 @@ static inline float conv_bias_grad(const ccnn_conv_dims *d, const float *dy, int
     return (float)acc;
 }
 
+/* The direct convolution's pieces (conv_direct.c; tiles in kernels/direct.h),
+ * for one image and group. Packed filters: per group, kblocks blocks of kb
+ * filters x Cg*R*S taps, then the bias in the same blocks. */
+struct ccnn_direct_kernel;
+int64_t ccnn_conv_direct_kblocks(const struct ccnn_direct_kernel *kr, const ccnn_conv_dims *d);
+int64_t ccnn_conv_direct_packed_floats(const struct ccnn_direct_kernel *kr,
+                                       const ccnn_conv_dims *d);
+void ccnn_conv_direct_taps(const ccnn_conv_dims *d, int64_t hp, int64_t wp, int64_t *off);
+void ccnn_conv_direct_pack(const struct ccnn_direct_kernel *kr, const ccnn_conv_dims *d,
+                           const float *w, const float *bias, float *dst);
+void ccnn_conv_direct_rows(const struct ccnn_direct_kernel *kr, const ccnn_conv_dims *d,
+                           const int64_t *off, const float *xp, int64_t wp, const float *pk,
+                           int with_bias, float *yg, int64_t p0, int64_t p1);
+void ccnn_conv_direct_transpose_dy(const struct ccnn_direct_kernel *kr, const ccnn_conv_dims *d,
+                                   const float *dyg, float *dyt);
+void ccnn_conv_direct_wgrad(const struct ccnn_direct_kernel *kr, const ccnn_conv_dims *d,
+                            const int64_t *off, const float *xp, int64_t wp, const float *dyt,
+                            float *dwt, int accumulate);
+
 /* Depthwise passes (conv_depthwise.c); same contracts as the fast path's. */
 void ccnn_conv_dw_forward(const ccnn_conv_dims *d, const float *x, const float *w,
                           const float *bias, float *y);

@@ -1,0 +1,58 @@
+/* direct.h - register tiles of the direct convolution (src/ops/conv_direct.c),
+ * vectorised over filters: one vector holds a run of filters' values for one
+ * output pixel (forward) or one tap (weight gradient), and the input is
+ * broadcast a value at a time. No im2col, no GEMM, no garbage columns, and
+ * each output's whole sum stays in a register from the first tap to the last.
+ *
+ * Taps. The T = Cg*R*S taps (c, r, s) of a convolution are offsets into one
+ * image and group's padded input xp (Cg x Hp x Wp):
+ *   off[t] = c*Hp*Wp + r*dh*Wp + s*dw,
+ * so output pixel i of a row reads x[off[t] + i*sw], with x at the row's
+ * first input (xp + p*sh*Wp + q0*sw).
+ *
+ * Packed weights: a block of kb filters, tap-major: w[t*kb + k] (zero past
+ * the group's last filter). Transposed output gradient: dy[(p*Q + q)*ldd + k],
+ * kb readable floats from k = 0 (zero past the last filter).
+ *
+ * Sums run over taps (forward) or pixels (weight gradient) in order, one FMA
+ * each in the vector kernels (a multiply and an add in the portable one), so
+ * the bits do not depend on how a caller splits the work among threads. */
+#ifndef CCNN_DIRECT_H
+#define CCNN_DIRECT_H
+
+#include "ccnn.h"
+#include <stdint.h>
+
+/* Most taps one weight-gradient tile takes (a 3x3 channel). */
+#define CCNN_DIRECT_TAPS 9
+
+/* Forward tile: for i < npx (1..uw) and k < nk (1..kb),
+ *   y[k*ldy + i] = b_k + the sum over t < T of x[off[t] + i*sw] * w[t*kb + k]
+ * with b_k = bias[k] (bias holds kb floats) or 0 when bias is NULL. */
+typedef void (*ccnn_direct_fwd_fn)(int64_t T, const int64_t *off, const float *x, int64_t sw,
+                                   const float *w, const float *bias, float *y, int64_t ldy,
+                                   int npx, int nk);
+
+/* Weight-gradient tile: for t < nt (1..CCNN_DIRECT_TAPS) and k < nk (1..kb),
+ *   dw[t*ldw + k] = (accumulate ? dw[t*ldw + k] : 0)
+ *                   + the sum over p < P, q < Q (row by row) of
+ *                     x[off[t] + p*xrow + q*sw] * dy[(p*Q + q)*ldd + k]. */
+typedef void (*ccnn_direct_wgrad_fn)(int nt, const int64_t *off, const float *x, int64_t P,
+                                     int64_t Q, int64_t xrow, int64_t sw, const float *dy,
+                                     int64_t ldd, float *dw, int64_t ldw, int nk, int accumulate);
+
+typedef struct ccnn_direct_kernel {
+    int kb; /* filters per tile, the packed weights' block */
+    int uw; /* most output pixels per forward tile */
+    ccnn_direct_fwd_fn fwd;
+    ccnn_direct_wgrad_fn wgrad;
+} ccnn_direct_kernel;
+
+/* The tiles for an ISA level; never NULL (falls back to portable C). */
+const ccnn_direct_kernel *ccnn_direct_kernel_for(ccnn_isa isa);
+
+#ifdef __x86_64__
+extern const ccnn_direct_kernel ccnn_direct_avx512;
+#endif
+
+#endif
