@@ -57,8 +57,8 @@ static inline void transpose16(__m512 r[16])
 }
 
 TARGET __attribute__((always_inline))
-static inline void fwd_tile(const int npx, int64_t T, const int64_t *off, const float *x,
-                            int64_t sw, const float *restrict w, const float *bias,
+static inline void fwd_tile(const int npx, const int unit, int64_t T, const int64_t *off,
+                            const float *x, int64_t sw, const float *restrict w, const float *bias,
                             float *restrict y, int64_t ldy, int nk)
 {
     __m512 acc[UW][2];
@@ -74,7 +74,7 @@ static inline void fwd_tile(const int npx, int64_t T, const int64_t *off, const 
         const float *xt = x + off[t];
 #pragma GCC unroll 14
         for (int i = 0; i < npx; i++) {
-            const __m512 xv = _mm512_set1_ps(xt[i * sw]);
+            const __m512 xv = _mm512_set1_ps(xt[unit ? i : i * sw]);
             acc[i][0] = _mm512_fmadd_ps(xv, w0, acc[i][0]);
             acc[i][1] = _mm512_fmadd_ps(xv, w1, acc[i][1]);
         }
@@ -93,25 +93,38 @@ static inline void fwd_tile(const int npx, int64_t T, const int64_t *off, const 
     }
 }
 
+/* One inlined copy per tile width (and unit stride, where the broadcasts'
+ * addresses are constants from xt), so that the accumulators are registers. */
+TARGET __attribute__((always_inline))
+static inline void fwd_width(const int unit, int64_t T, const int64_t *off, const float *x,
+                             int64_t sw, const float *w, const float *bias, float *y, int64_t ldy,
+                             int npx, int nk)
+{
+    switch (npx) {
+    case 14: fwd_tile(14, unit, T, off, x, sw, w, bias, y, ldy, nk); break;
+    case 13: fwd_tile(13, unit, T, off, x, sw, w, bias, y, ldy, nk); break;
+    case 12: fwd_tile(12, unit, T, off, x, sw, w, bias, y, ldy, nk); break;
+    case 11: fwd_tile(11, unit, T, off, x, sw, w, bias, y, ldy, nk); break;
+    case 10: fwd_tile(10, unit, T, off, x, sw, w, bias, y, ldy, nk); break;
+    case 9: fwd_tile(9, unit, T, off, x, sw, w, bias, y, ldy, nk); break;
+    case 8: fwd_tile(8, unit, T, off, x, sw, w, bias, y, ldy, nk); break;
+    case 7: fwd_tile(7, unit, T, off, x, sw, w, bias, y, ldy, nk); break;
+    case 6: fwd_tile(6, unit, T, off, x, sw, w, bias, y, ldy, nk); break;
+    case 5: fwd_tile(5, unit, T, off, x, sw, w, bias, y, ldy, nk); break;
+    case 4: fwd_tile(4, unit, T, off, x, sw, w, bias, y, ldy, nk); break;
+    case 3: fwd_tile(3, unit, T, off, x, sw, w, bias, y, ldy, nk); break;
+    case 2: fwd_tile(2, unit, T, off, x, sw, w, bias, y, ldy, nk); break;
+    default: fwd_tile(1, unit, T, off, x, sw, w, bias, y, ldy, nk); break;
+    }
+}
+
 TARGET static void fwd(int64_t T, const int64_t *off, const float *x, int64_t sw, const float *w,
                        const float *bias, float *y, int64_t ldy, int npx, int nk)
 {
-    switch (npx) {
-    case 14: fwd_tile(14, T, off, x, sw, w, bias, y, ldy, nk); break;
-    case 13: fwd_tile(13, T, off, x, sw, w, bias, y, ldy, nk); break;
-    case 12: fwd_tile(12, T, off, x, sw, w, bias, y, ldy, nk); break;
-    case 11: fwd_tile(11, T, off, x, sw, w, bias, y, ldy, nk); break;
-    case 10: fwd_tile(10, T, off, x, sw, w, bias, y, ldy, nk); break;
-    case 9: fwd_tile(9, T, off, x, sw, w, bias, y, ldy, nk); break;
-    case 8: fwd_tile(8, T, off, x, sw, w, bias, y, ldy, nk); break;
-    case 7: fwd_tile(7, T, off, x, sw, w, bias, y, ldy, nk); break;
-    case 6: fwd_tile(6, T, off, x, sw, w, bias, y, ldy, nk); break;
-    case 5: fwd_tile(5, T, off, x, sw, w, bias, y, ldy, nk); break;
-    case 4: fwd_tile(4, T, off, x, sw, w, bias, y, ldy, nk); break;
-    case 3: fwd_tile(3, T, off, x, sw, w, bias, y, ldy, nk); break;
-    case 2: fwd_tile(2, T, off, x, sw, w, bias, y, ldy, nk); break;
-    default: fwd_tile(1, T, off, x, sw, w, bias, y, ldy, nk); break;
-    }
+    if (sw == 1)
+        fwd_width(1, T, off, x, sw, w, bias, y, ldy, npx, nk);
+    else
+        fwd_width(0, T, off, x, sw, w, bias, y, ldy, npx, nk);
 }
 
 TARGET __attribute__((always_inline))
