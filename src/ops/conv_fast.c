@@ -203,28 +203,39 @@ static int64_t wide_xp_floats(const ccnn_conv_dims *d)
     return is_padded(d) ? d->cg * wide_hp(d) * wide_wp(d) : 0;
 }
 
-/* xp for the group's Cg channels at xg; returns xg itself when unpadded. */
+/* n zeros at p: pads are mostly one wide (3x3 "same"), and a store is
+ * cheaper than a library call. */
+static inline void zero_few(float *p, int64_t n)
+{
+    if (n == 1) *p = 0.0f;
+    else if (n > 1) memset(p, 0, sizeof(float) * (size_t)n);
+}
+
+/* xp for the group's Cg channels at xg; returns xg itself when unpadded.
+ * Each row of xp is written once: rows are short (14 floats at 14x14), so
+ * the calls per row, not the bytes, are the cost. */
 static const float *wide_pad(const ccnn_conv_dims *d, const float *xg, float *xp)
 {
     if (!is_padded(d)) return xg;
     const int64_t hp = wide_hp(d), wp = wide_wp(d);
     const int64_t jlo = d->pl > 0 ? d->pl : 0, jhi = min64(wp, d->w + d->pl);
-    /* rows are short (14 floats at 14x14): plain loops, not three library
-     * calls a row */
-    for (int64_t c = 0; c < d->cg; c++)
-        for (int64_t i = 0; i < hp; i++) {
-            float *restrict dst = xp + (c * hp + i) * wp;
-            int64_t ih = i - d->pt;
-            if (ih < 0 || ih >= d->h || jlo >= jhi) {
-                for (int64_t j = 0; j < wp; j++) dst[j] = 0.0f;
-                continue;
-            }
-            const float *restrict src = xg + (c * d->h + ih) * d->w - d->pl;
-            for (int64_t j = 0; j < jlo; j++) dst[j] = 0.0f;
-#pragma omp simd
-            for (int64_t j = jlo; j < jhi; j++) dst[j] = src[j];
-            for (int64_t j = jhi; j < wp; j++) dst[j] = 0.0f;
+    const int64_t ilo = d->pt > 0 ? d->pt : 0, ihi = min64(hp, d->h + d->pt);
+    if (jlo >= jhi || ilo >= ihi) {
+        memset(xp, 0, sizeof(float) * (size_t)(d->cg * hp * wp));
+        return xp;
+    }
+    for (int64_t c = 0; c < d->cg; c++) {
+        float *plane = xp + c * hp * wp;
+        memset(plane, 0, sizeof(float) * (size_t)(ilo * wp));
+        for (int64_t i = ilo; i < ihi; i++) {
+            float *dst = plane + i * wp;
+            zero_few(dst, jlo);
+            memcpy(dst + jlo, xg + (c * d->h + i - d->pt) * d->w + jlo - d->pl,
+                   sizeof(float) * (size_t)(jhi - jlo));
+            zero_few(dst + jhi, wp - jhi);
         }
+        memset(plane + ihi * wp, 0, sizeof(float) * (size_t)((hp - ihi) * wp));
+    }
     return xp;
 }
 
