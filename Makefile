@@ -77,12 +77,17 @@ test-sanitize:
 # Each bench program prints its own table and appends machine-readable lines
 # to $(BUILD)/bench/results.csv; bench_torch.py (Debian's python3-torch)
 # measures PyTorch and prints the combined table last. docs/performance.md.
+# With PyTorch: ccnn and PyTorch alternate, REPEAT runs of each, medians.
+REPEAT ?= 3
 bench: $(BENCH_BIN)
 	@rm -f $(BUILD)/bench/results.csv
-	@for b in $(BENCH_BIN); do echo "== $$b"; $$b --csv $(BUILD)/bench/results.csv || exit 1; echo; done
 	@if [ -f bench/bench_torch.py ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then \
-	    echo "== bench/bench_torch.py"; /usr/bin/python3 bench/bench_torch.py --ccnn $(BUILD)/bench/results.csv; \
-	else echo "(no PyTorch comparison: /usr/bin/python3 lacks torch; ./scripts/install-deps.sh --bench)"; fi
+	    /usr/bin/python3 bench/bench_torch.py --run-ccnn $(BUILD)/bench --repeat $(REPEAT) \
+	        --log $(BUILD)/bench/results.csv; \
+	else \
+	    for b in $(BENCH_BIN); do echo "== $$b"; $$b --csv $(BUILD)/bench/results.csv || exit 1; echo; done; \
+	    echo "(no PyTorch comparison: /usr/bin/python3 lacks torch; ./scripts/install-deps.sh --bench)"; \
+	fi
 
 # Training to accuracy on Fashion-MNIST (minutes; FULL=1: hours).
 accuracy: all

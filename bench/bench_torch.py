@@ -2,8 +2,8 @@
 """bench_torch.py - PyTorch on the conv shapes of bench/bench_conv.c, and the
 comparison table with ccnn.
 
-    /usr/bin/python3 bench/bench_torch.py [--ccnn FILE] [--threads 1,2] [--runs N] [--shape I]
-                                          [--no-train]
+    /usr/bin/python3 bench/bench_torch.py [--run-ccnn DIR] [--repeat R] [--ccnn FILE ...]
+                                          [--threads 1,2] [--runs N] [--shape I] [--no-train]
 
 Run with Debian's Python (python3-torch), not a pyenv `python3`.
 
@@ -18,19 +18,23 @@ small layers up to about 0.25 s):
 GFLOP/s counts 2*N*K*P*Q*C*R*S per pass, three passes for the step, exactly
 as bench_conv does.
 
---ccnn FILE reads the lines bench_conv/bench_train write with --csv and
-prints one table: shape, threads, pass, ccnn GFLOP/s and fraction of the FMA
-peak, torch GFLOP/s, ratio ccnn/torch (> 1: ccnn faster), then the step
-ratios against the targets of issue #4. Unless --no-train, it also runs
-bench/train_torch.py in its own process (the default network, end to end)
-and prints it against ccnn's `train` line. Only reports; never fails on
-speed. docs/performance.md explains every number.
+--run-ccnn DIR runs ccnn's DIR/bench_conv and DIR/bench_train itself, each
+right before the PyTorch measurement of the same work, --repeat times over
+(`make bench` uses 3): the two libraries alternate, so a slow spell of the
+machine hits both. --ccnn FILE ... reads lines that bench_conv/bench_train
+wrote with --csv instead (or as well). Every figure in the final table is
+the median over the runs, and the ratio ccnn/torch (> 1: ccnn faster) is
+that of the medians; the targets of issue #4 are also given run by run.
+Unless --no-train, the end-to-end comparison runs bench/train_torch.py in
+its own process (the default network) against bench_train. Only reports;
+never fails on speed. docs/performance.md explains every number.
 """
 import argparse
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import torch
@@ -122,27 +126,75 @@ def bench_shape(s, min_runs):
     return res
 
 
-def read_ccnn(path):
-    """(conv {(shape, threads, pass): (gflops, fraction)}, peak {threads: gflops}, train dict)"""
+def parse_train(f):
+    return {"net": f[1], "threads": int(f[2]), "batch": int(f[3]), "images": int(f[4]),
+            "images_per_s": float(f[5]), "maxrss_kb": int(f[6]), "base_rss_kb": int(f[7])}
+
+
+def read_ccnn(lines):
+    """(conv {(shape, threads, pass): (gflops, fraction)}, peak {threads: gflops},
+    train dict or None) from the CSV lines of bench_conv/bench_train."""
     conv, peak, train = {}, {}, None
-    with open(path) as fh:
-        for line in fh:
-            f = line.strip().split(",")
-            if f[0] == "peak" and len(f) >= 4:
-                peak[int(f[1])] = float(f[3])
-            elif f[0] == "conv" and len(f) >= 14:
-                s = tuple(int(v) for v in f[1:9])
-                conv[(s, int(f[9]), f[10])] = (float(f[11]), float(f[12]))
-            elif f[0] == "train" and len(f) >= 8:
-                train = {"net": f[1], "threads": int(f[2]), "batch": int(f[3]),
-                         "images": int(f[4]), "images_per_s": float(f[5]),
-                         "maxrss_kb": int(f[6]), "base_rss_kb": int(f[7])}
+    for line in lines:
+        f = line.strip().split(",")
+        if f[0] == "peak" and len(f) >= 4:
+            peak[int(f[1])] = float(f[3])
+        elif f[0] == "conv" and len(f) >= 14:
+            s = tuple(int(v) for v in f[1:9])
+            conv[(s, int(f[9]), f[10])] = (float(f[11]), float(f[12]))
+        elif f[0] == "train" and len(f) >= 8:
+            train = parse_train(f)
     return conv, peak, train
+
+
+def run_ccnn(prog, args, log):
+    """Runs a ccnn bench program (its table goes to our stdout), appends its
+    CSV lines to log, returns read_ccnn's triple."""
+    with tempfile.NamedTemporaryFile("r", suffix=".csv") as tmp:
+        rc = subprocess.run([prog] + args + ["--csv", tmp.name]).returncode
+        if rc:
+            sys.exit(f"{prog} failed (exit {rc})")
+        lines = tmp.read().splitlines()
+    if log:
+        with open(log, "a") as fh:
+            fh.writelines(line + "\n" for line in lines)
+    return read_ccnn(lines)
+
+
+def run_train_torch(threads, images):
+    """train_torch.py in its own process (so that its max RSS is the
+    training's alone); its result dict or None."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "train_torch.py")
+    out = subprocess.run([sys.executable, script, "--threads", str(threads), "--images",
+                          str(images), "--csv", "-"], stdout=subprocess.PIPE, text=True)
+    res = None
+    for line in out.stdout.splitlines():
+        f = line.split(",")
+        if f[0] == "train" and len(f) >= 8:
+            res = parse_train(f)
+        else:
+            print(line)
+    if out.returncode or not res:
+        print(f"train_torch.py failed (exit {out.returncode})")
+    return res
+
+
+def med(values):
+    return statistics.median(values) if values else None
+
+
+def fmt_runs(rs):
+    return "(runs: " + ", ".join(f"{r:.2f}x" for r in rs) + ")" if len(rs) > 1 else ""
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--ccnn", help="CSV written by bench_conv/bench_train --csv")
+    ap.add_argument("--ccnn", nargs="+", default=[],
+                    help="CSV files written by bench_conv/bench_train --csv")
+    ap.add_argument("--run-ccnn", metavar="DIR",
+                    help="run DIR/bench_conv and DIR/bench_train, alternating with PyTorch")
+    ap.add_argument("--log", help="with --run-ccnn: append ccnn's CSV lines to this file")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each side (medians)")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--shape", type=int, help="only the I-th shape (from 1), as bench_conv")
@@ -151,8 +203,12 @@ def main():
     shapes = SHAPES if not a.shape else SHAPES[a.shape - 1:a.shape]
     threads = [int(t) for t in a.threads.split(",")]
     min_runs = max(5, min(a.runs, MAX_RUNS))
+    repeat = max(1, a.repeat)
 
-    conv, peak, train = read_ccnn(a.ccnn) if a.ccnn else ({}, {}, None)
+    ccnn_runs = []  # (conv, peak, train) per ccnn run
+    for path in a.ccnn:
+        with open(path) as fh:
+            ccnn_runs.append(read_ccnn(fh))
     # As bench_conv: allocate, touch and free 30 MB so that glibc's malloc
     # raises its mmap threshold and serves the outputs from its heap; else
     # each call's output can come as fresh pages, and page faults (not the
@@ -160,40 +216,55 @@ def main():
     big = torch.empty(30 << 18)
     big.fill_(1.0)
     del big
-    print(f"PyTorch {torch.__version__} conv bench (mkldnn "
-          f"{'on' if torch.backends.mkldnn.enabled else 'off'}), "
-          f"median of >= {min_runs} runs after a warm-up", flush=True)
-    torch_res = {}
-    for s in shapes:
-        for t in threads:
-            torch.set_num_threads(t)
-            r = bench_shape(s, min_runs)
-            for ps in PASSES:
-                torch_res[(s, t, ps)] = r[ps][0]
-            print(f"  {shape_name(s):<26} {t} thr  " +
-                  "  ".join(f"{PASS_LABEL[ps]} {r[ps][0]:7.1f}" for ps in PASSES), flush=True)
+    conv_args = ["--threads", a.threads, "--runs", str(a.runs)]
+    if a.shape:
+        conv_args += ["--shape", str(a.shape)]
+    torch_runs = []  # {(shape, threads, pass): gflops} per torch run
+    for rep in range(repeat):
+        tag = f" (run {rep + 1} of {repeat})" if repeat > 1 else ""
+        if a.run_ccnn:
+            print(f"== ccnn bench_conv{tag}", flush=True)
+            ccnn_runs.append(run_ccnn(os.path.join(a.run_ccnn, "bench_conv"), conv_args, a.log))
+        print(f"== PyTorch {torch.__version__} conv bench{tag} (mkldnn "
+              f"{'on' if torch.backends.mkldnn.enabled else 'off'}), "
+              f"median of >= {min_runs} calls after a warm-up", flush=True)
+        res = {}
+        for s in shapes:
+            for t in threads:
+                torch.set_num_threads(t)
+                r = bench_shape(s, min_runs)
+                for ps in PASSES:
+                    res[(s, t, ps)] = r[ps][0]
+                print(f"  {shape_name(s):<26} {t} thr  " +
+                      "  ".join(f"{PASS_LABEL[ps]} {r[ps][0]:7.1f}" for ps in PASSES), flush=True)
+        torch_runs.append(res)
 
-    train_res = None
+    train_pairs = []  # (ccnn train dict or None, torch train dict or None) per run
     if not a.no_train:
-        # its own process, so that its max RSS is the training's alone
-        t = train["threads"] if train else 2
-        n = train["images"] if train else 3200
-        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "train_torch.py")
-        out = subprocess.run([sys.executable, script, "--threads", str(t), "--images", str(n),
-                              "--csv", "-"], stdout=subprocess.PIPE, text=True)
-        for line in out.stdout.splitlines():
-            f = line.split(",")
-            if f[0] == "train" and len(f) >= 8:
-                train_res = {"threads": int(f[2]), "batch": int(f[3]), "images": int(f[4]),
-                             "images_per_s": float(f[5]), "maxrss_kb": int(f[6]),
-                             "base_rss_kb": int(f[7])}
-            else:
-                print(line)
-        if out.returncode or not train_res:
-            print(f"train_torch.py failed (exit {out.returncode})")
+        for rep in range(repeat):
+            tag = f" (run {rep + 1} of {repeat})" if repeat > 1 else ""
+            ct = None
+            if a.run_ccnn:
+                print(f"== ccnn bench_train{tag}", flush=True)
+                ct = run_ccnn(os.path.join(a.run_ccnn, "bench_train"), [], a.log)[2]
+            elif rep < len(ccnn_runs):
+                ct = ccnn_runs[rep][2]
+            print(f"== PyTorch train_torch.py{tag}", flush=True)
+            tt = run_train_torch(ct["threads"] if ct else 2, ct["images"] if ct else 3200)
+            train_pairs.append((ct, tt))
+
+    # ---- medians over the runs ----
+    conv = {}
+    for key in {k for c, _, _ in ccnn_runs for k in c}:
+        vals = [c[key] for c, _, _ in ccnn_runs if key in c]
+        conv[key] = (med([v[0] for v in vals]), med([v[1] for v in vals]))
+    peak = {t: med([p[t] for _, p, _ in ccnn_runs if t in p])
+            for t in {t for _, p, _ in ccnn_runs for t in p}}
+    torch_res = {key: med([r[key] for r in torch_runs]) for key in torch_runs[0]}
 
     # ---- the combined table ----
-    print("\n==== ccnn vs PyTorch: convolution GFLOP/s (ratio > 1: ccnn faster) ====")
+    runs_note = f", medians of {repeat} runs of each" if repeat > 1 else ""
+    print(f"\n==== ccnn vs PyTorch: convolution GFLOP/s (ratio > 1: ccnn faster{runs_note}) ====")
     if peak:
         print("FMA peak measured by bench_conv: " + ", ".join(
             f"{t} thread{'s' if t > 1 else ''} {g:.1f} GFLOP/s" for t, g in sorted(peak.items())))
@@ -212,29 +283,44 @@ def main():
                 print(f"{shape_name(s) if first else '':<26} {t if ps == PASSES[0] else '':>3} "
                       f"{PASS_LABEL[ps]:<11} {line}")
     if conv:
-        print("\n==== targets of issue #4, on the training step (ccnn/torch) ====")
-        for i, s in enumerate(SHAPES):
-            if s not in shapes:
-                continue
-            want = 3.0 if i < 2 else 1.0
-            got = [(t, conv[(s, t, "step")][0] / torch_res[(s, t, "step")])
-                   for t in threads if (s, t, "step") in conv]
-            print(f"{shape_name(s):<26} >= {want:.1f}x: " + ", ".join(
-                f"{t} thr {r:.2f}x {'met' if r >= want else 'NOT met'}" for t, r in got))
-    if train_res:
-        print("\n==== end to end: default network, batch %d, %d threads, %d random images ===="
-              % (train_res["batch"], train_res["threads"], train_res["images"]))
+        paired = list(zip([c for c, _, _ in ccnn_runs], torch_runs))
+        for ps, title in (("step", "the training step"), ("fwd", "the forward pass alone")):
+            print(f"\n==== targets of issue #4, {title} (ccnn/torch, ratio of the medians) ====")
+            for i, s in enumerate(SHAPES):
+                if s not in shapes:
+                    continue
+                want = 3.0 if i < 2 and ps == "step" else 1.0
+                parts = []
+                for t in threads:
+                    key = (s, t, ps)
+                    if key not in conv:
+                        continue
+                    r = conv[key][0] / torch_res[key]
+                    per_run = [c[key][0] / tr[key] for c, tr in paired if key in c]
+                    parts.append(f"{t} thr {r:.2f}x {'met' if r >= want else 'NOT met'} "
+                                 f"{fmt_runs(per_run)}".rstrip())
+                print(f"{shape_name(s):<26} >= {want:.1f}x: " + ", ".join(parts))
+    ct_all = [c for c, _ in train_pairs if c]
+    tt_all = [t for _, t in train_pairs if t]
+    if tt_all:
+        tt = {k: med([t[k] for t in tt_all]) for k in ("images_per_s", "maxrss_kb", "base_rss_kb")}
+        t0 = tt_all[0]
+        print("\n==== end to end: default network, batch %d, %d threads, %d random images%s ===="
+              % (t0["batch"], t0["threads"], t0["images"], runs_note))
         print(f"{'':<8} {'images/s':>9} {'max RSS MB':>11}")
-        if train:
-            print(f"{'ccnn':<8} {train['images_per_s']:9.0f} {train['maxrss_kb'] / 1024:11.1f}")
-        print(f"{'torch':<8} {train_res['images_per_s']:9.0f} {train_res['maxrss_kb'] / 1024:11.1f}"
-              f"   (of which {train_res['base_rss_kb'] / 1024:.0f} MB before the model:"
+        ct = None
+        if ct_all:
+            ct = {k: med([c[k] for c in ct_all]) for k in ("images_per_s", "maxrss_kb")}
+            print(f"{'ccnn':<8} {ct['images_per_s']:9.0f} {ct['maxrss_kb'] / 1024:11.1f}")
+        print(f"{'torch':<8} {tt['images_per_s']:9.0f} {tt['maxrss_kb'] / 1024:11.1f}"
+              f"   (of which {tt['base_rss_kb'] / 1024:.0f} MB before the model:"
               f" interpreter + libtorch)")
-        if train:
-            r = train["images_per_s"] / train_res["images_per_s"]
-            mb = train["maxrss_kb"] / 1024
-            print(f"ratio ccnn/torch: {r:.2f}x images/s, {train['maxrss_kb'] / train_res['maxrss_kb']:.2f}x"
-                  f" memory")
+        if ct:
+            r = ct["images_per_s"] / tt["images_per_s"]
+            mb = ct["maxrss_kb"] / 1024
+            per_run = [c["images_per_s"] / t["images_per_s"] for c, t in train_pairs if c and t]
+            print(f"ratio ccnn/torch: {r:.2f}x images/s, {ct['maxrss_kb'] / tt['maxrss_kb']:.2f}x"
+                  f" memory {fmt_runs(per_run)}".rstrip())
             print(f"targets of issue #4: >= 3x torch's images/s: {r:.2f}x "
                   f"{'met' if r >= 3 else 'NOT met'}; peak memory < 300 MB: {mb:.0f} MB "
                   f"{'met' if mb < 300 else 'NOT met'}")
