@@ -42,7 +42,7 @@ static void ukernel_c(int64_t kc, const float *restrict a, const float *restrict
 
 static void ukernel_rows_c(int64_t kc, const float *restrict a, const float *const *brow,
                            int64_t col, float *restrict c, int64_t ldc, int m, int n, float beta,
-                           int load_c)
+                           int load_c, const float *bias)
 {
     float acc[CMR][CNR] = {{0}};
     for (int64_t k = 0; k < kc; k++) {
@@ -54,7 +54,8 @@ static void ukernel_rows_c(int64_t kc, const float *restrict a, const float *con
     }
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++)
-            c[i * ldc + j] = load_c ? beta * c[i * ldc + j] + acc[i][j] : acc[i][j];
+            c[i * ldc + j] = bias     ? bias[i] + acc[i][j]
+                           : load_c ? beta * c[i * ldc + j] + acc[i][j] : acc[i][j];
 }
 
 static void transpose_c(const float *restrict src, int64_t lds, int rows, int64_t cols,
@@ -195,7 +196,8 @@ static void gemm_range(const gemm_args *g, int64_t m0, int64_t m1, int64_t n0, i
                 for (int64_t jr = 0; jr < nc; jr += kr->nr) {
                     int n = (int)min64(kr->nr, nc - jr);
                     if (g->brow)
-                        kr->fn_rows(kc, a, g->brow + pc, jc + jr, c + jr, g->ldc, m, n, beta, load_c);
+                        kr->fn_rows(kc, a, g->brow + pc, jc + jr, c + jr, g->ldc, m, n, beta, load_c,
+                                    NULL);
                     else
                         kr->fn(kc, a, ps->b + jr, ldp, c + jr, g->ldc, m, n, beta, load_c);
                 }

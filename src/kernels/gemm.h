@@ -58,10 +58,12 @@ typedef void (*ccnn_transpose_fn)(const float *src, int64_t lds, int rows, int64
 /* The same tile with B read in place instead of from a packed panel: row k
  * of the tile's B is the n floats at brow[k] + col (any alignment; nothing
  * past them is read). Same operations in the same order, so the same bits
- * as the packed kernel. */
+ * as the packed kernel. bias (or NULL): C = bias[i] + acc in row i, C not
+ * read - the bits of load_c with beta 1 and C holding bias[i], without the
+ * pass over C that puts it there. */
 typedef void (*ccnn_ukernel_rows_fn)(int64_t kc, const float *a, const float *const *brow,
                                      int64_t col, float *c, int64_t ldc, int m, int n, float beta,
-                                     int load_c);
+                                     int load_c, const float *bias);
 
 typedef struct ccnn_gemm_kernel {
     int mr, nr;
@@ -171,9 +173,11 @@ void ccnn_ukernel_avx512(int64_t kc, const float *a, const float *b, int64_t ldb
 void ccnn_ukernel_avx2(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
                        int64_t ldc, int m, int n, float beta, int load_c);
 void ccnn_ukernel_rows_avx512(int64_t kc, const float *a, const float *const *brow, int64_t col,
-                              float *c, int64_t ldc, int m, int n, float beta, int load_c);
+                              float *c, int64_t ldc, int m, int n, float beta, int load_c,
+                              const float *bias);
 void ccnn_ukernel_rows_avx2(int64_t kc, const float *a, const float *const *brow, int64_t col,
-                            float *c, int64_t ldc, int m, int n, float beta, int load_c);
+                            float *c, int64_t ldc, int m, int n, float beta, int load_c,
+                            const float *bias);
 void ccnn_transpose_avx2(const float *src, int64_t lds, int rows, int64_t cols,
                          float *dst, int64_t ldd);
 #endif

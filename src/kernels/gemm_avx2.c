@@ -16,7 +16,7 @@ __attribute__((target("avx2,fma"), always_inline))
 static inline void tile(const int by_rows, int64_t kc, const float *restrict a,
                         const float *restrict b, int64_t ldb, const float *const *brow,
                         int64_t col, float *restrict c, int64_t ldc, int m, int n, float beta,
-                        int load_c)
+                        int load_c, const float *bias)
 {
     /* Lane j is kept when j < n (resp. j + 8 < n): sign bit set in the mask. */
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -54,10 +54,12 @@ static inline void tile(const int by_rows, int64_t kc, const float *restrict a,
         if (i >= m) break;
         float *ci = c + i * ldc;
         __m256 r0 = acc[i][0], r1 = acc[i][1];
-        if (load_c) r0 = _mm256_add_ps(_mm256_mul_ps(vbeta, _mm256_maskload_ps(ci, m0)), r0);
+        if (bias) r0 = _mm256_add_ps(_mm256_set1_ps(bias[i]), r0);
+        else if (load_c) r0 = _mm256_add_ps(_mm256_mul_ps(vbeta, _mm256_maskload_ps(ci, m0)), r0);
         _mm256_maskstore_ps(ci, m0, r0);
         if (n <= 8) continue; /* the second vector lies past the edge */
-        if (load_c) r1 = _mm256_add_ps(_mm256_mul_ps(vbeta, _mm256_maskload_ps(ci + 8, m1)), r1);
+        if (bias) r1 = _mm256_add_ps(_mm256_set1_ps(bias[i]), r1);
+        else if (load_c) r1 = _mm256_add_ps(_mm256_mul_ps(vbeta, _mm256_maskload_ps(ci + 8, m1)), r1);
         _mm256_maskstore_ps(ci + 8, m1, r1);
     }
 }
@@ -67,15 +69,15 @@ void ccnn_ukernel_avx2(int64_t kc, const float *restrict a, const float *restric
                        int64_t ldb, float *restrict c, int64_t ldc, int m, int n, float beta,
                        int load_c)
 {
-    tile(0, kc, a, b, ldb, NULL, 0, c, ldc, m, n, beta, load_c);
+    tile(0, kc, a, b, ldb, NULL, 0, c, ldc, m, n, beta, load_c, NULL);
 }
 
 __attribute__((target("avx2,fma")))
 void ccnn_ukernel_rows_avx2(int64_t kc, const float *restrict a, const float *const *brow,
                             int64_t col, float *restrict c, int64_t ldc, int m, int n, float beta,
-                            int load_c)
+                            int load_c, const float *bias)
 {
-    tile(1, kc, a, NULL, 0, brow, col, c, ldc, m, n, beta, load_c);
+    tile(1, kc, a, NULL, 0, brow, col, c, ldc, m, n, beta, load_c, bias);
 }
 
 /* dst[k*ldd + j] = src[j*lds + k]: 8x8 blocks transposed in registers

@@ -21,7 +21,7 @@ __attribute__((target("avx512f,avx512vl,fma"), always_inline))
 static inline void tile(const int nv, const int by_rows, int64_t kc, const float *restrict a,
                         const float *restrict b, int64_t ldb, const float *const *brow,
                         int64_t col, float *restrict c, int64_t ldc, int m, int n, float beta,
-                        int load_c)
+                        int load_c, const float *bias)
 {
     /* Column masks cover the right edge; rows past m are skipped. */
     __mmask16 mask[2];
@@ -62,7 +62,9 @@ static inline void tile(const int nv, const int by_rows, int64_t kc, const float
         for (int v = 0; v < nv; v++) {
             float *cv = c + i * ldc + 16 * v;
             __m512 r = acc[i][v];
-            if (load_c)
+            if (bias)
+                r = _mm512_add_ps(_mm512_set1_ps(bias[i]), r);
+            else if (load_c)
                 r = _mm512_add_ps(_mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask[v], cv)), r);
             _mm512_mask_storeu_ps(cv, mask[v], r);
         }
@@ -75,19 +77,19 @@ void ccnn_ukernel_avx512(int64_t kc, const float *restrict a, const float *restr
                          int load_c)
 {
     if (n > 16)
-        tile(2, 0, kc, a, b, ldb, NULL, 0, c, ldc, m, n, beta, load_c);
+        tile(2, 0, kc, a, b, ldb, NULL, 0, c, ldc, m, n, beta, load_c, NULL);
     else
-        tile(1, 0, kc, a, b, ldb, NULL, 0, c, ldc, m, n, beta, load_c);
+        tile(1, 0, kc, a, b, ldb, NULL, 0, c, ldc, m, n, beta, load_c, NULL);
 }
 
 __attribute__((target("avx512f,avx512vl,fma")))
 void ccnn_ukernel_rows_avx512(int64_t kc, const float *restrict a, const float *const *brow,
                               int64_t col, float *restrict c, int64_t ldc, int m, int n,
-                              float beta, int load_c)
+                              float beta, int load_c, const float *bias)
 {
     if (n > 16)
-        tile(2, 1, kc, a, NULL, 0, brow, col, c, ldc, m, n, beta, load_c);
+        tile(2, 1, kc, a, NULL, 0, brow, col, c, ldc, m, n, beta, load_c, bias);
     else
-        tile(1, 1, kc, a, NULL, 0, brow, col, c, ldc, m, n, beta, load_c);
+        tile(1, 1, kc, a, NULL, 0, brow, col, c, ldc, m, n, beta, load_c, bias);
 }
 #endif

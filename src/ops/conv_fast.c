@@ -452,7 +452,9 @@ static int64_t forward_extra(const ccnn_conv_dims *d, int algo)
  * at the row pointers of p = 0 plus p*Wp, read in place by the micro-kernel,
  * and each tile goes straight into y - no packing, no wide buffer to copy
  * out of, which is what a shallow product (a first layer, Cg*R*S = 9) is
- * made of. wpk: W_g packed whole (one K block: Cg*R*S <= CCNN_GEMM_KC), so
+ * made of. The tiles add the bias as they store (the bits of the GEMM
+ * paths, which start C from it); y is written once, its lines fetched a
+ * row ahead. wpk: W_g packed whole (one K block: Cg*R*S <= CCNN_GEMM_KC), so
  * the sums are those of the GEMM paths, bit for bit. */
 static void forward_group_direct(const ccnn_conv_dims *d, const float *xg, const float *wpk,
                                  const float *bg, float *yg, const run *rn)
@@ -462,21 +464,21 @@ static void forward_group_direct(const ccnn_conv_dims *d, const float *xg, const
     const float **brow = (const float **)(void *)rn->extra; /* 64-byte aligned */
     wide_src src = {d, wide_pad(d, xg, rn->extra + row_ptr_floats(d)), 0};
     for (int64_t i = 0; i < crs; i++) brow[i] = wide_row(&src, i);
-    if (bg) { /* the bias starts the sum, as in the GEMM paths */
-        for (int64_t k = 0; k < d->kg; k++) {
-            float bk = bg[k], *row = yg + k * pq;
-#pragma omp simd
-            for (int64_t i = 0; i < pq; i++) row[i] = bk;
+    for (int64_t p = 0; p < d->p; p++) {
+        for (int64_t k = 0; k < d->kg && p + 1 < d->p; k++) {
+            const float *next = yg + k * pq + (p + 1) * d->q;
+            for (int64_t q = 0; q < d->q; q += 64 / (int64_t)sizeof(float))
+                __builtin_prefetch(next + q, 1, 3);
+            __builtin_prefetch(next + d->q - 1, 1, 3);
         }
-    }
-    for (int64_t p = 0; p < d->p; p++)
         for (int64_t ic = 0; ic < d->kg; ic += kr->mr) {
             const int m = (int)min64(kr->mr, d->kg - ic);
             const float *a = wpk + ic * crs;
             for (int64_t q0 = 0; q0 < d->q; q0 += kr->nr)
                 kr->fn_rows(crs, a, brow, p * wp + q0, yg + ic * pq + p * d->q + q0, pq, m,
-                            (int)min64(kr->nr, d->q - q0), 1.0f, bg != NULL);
+                            (int)min64(kr->nr, d->q - q0), 0.0f, 0, bg ? bg + ic : NULL);
         }
+    }
 }
 
 /* yg (Kg x PQ) = bias + W_g col through the wide layout, a block of output
