@@ -33,14 +33,17 @@ int ccnn_conv_fast_backward_weights(ccnn_conv2d_workspace *ws, const ccnn_conv_d
  * with the forward pass tile by tile into y (when Cg*R*S fits one K block);
  * NONE, no im2col: the direct convolution vectorised over filters
  * (conv_direct.c) for forward, weight gradient and, at stride 1, backward
- * data. AUTO, the default, picks by depth and ISA: DIRECT's forward and
- * ROWS' weight gradient below Cg*R*S = 64; from there NONE with AVX-512
- * and 32 or more filters per group, else WIDE at stride 1 and ROWS
- * otherwise. CCNN_IM2COL=rows|wide|direct|none|auto in the environment
- * sets it at start-up. */
+ * data; WINOGRAD, the forward pass (and so stride-1 backward data) of
+ * 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) (conv_winograd.c),
+ * the weight gradient as AUTO. AUTO, the default, picks by depth and ISA:
+ * DIRECT's forward and ROWS' weight gradient below Cg*R*S = 64; from
+ * there WINOGRAD where it applies with 16 or more channels and filters a
+ * group, NONE with AVX-512 and 32 or more filters per group, else WIDE at
+ * stride 1 and ROWS otherwise. CCNN_IM2COL=rows|wide|direct|none|winograd|
+ * auto in the environment sets it at start-up. */
 typedef enum {
     CCNN_IM2COL_AUTO = 0, CCNN_IM2COL_ROWS = 1, CCNN_IM2COL_WIDE = 2, CCNN_IM2COL_DIRECT = 3,
-    CCNN_IM2COL_NONE = 4
+    CCNN_IM2COL_NONE = 4, CCNN_IM2COL_WINOGRAD = 5
 } ccnn_im2col_mode;
 void ccnn_conv_fast_set_im2col(ccnn_im2col_mode m);
 ccnn_im2col_mode ccnn_conv_fast_get_im2col(void);

@@ -136,8 +136,9 @@ static void check_config(test_rng *rng, const ccnn_conv2d_params *p, const ccnn_
 
     ccnn_im2col_mode mode = ccnn_conv_fast_get_im2col();
     static const ccnn_im2col_mode modes[] = {CCNN_IM2COL_ROWS, CCNN_IM2COL_WIDE,
-                                             CCNN_IM2COL_DIRECT, CCNN_IM2COL_NONE};
-    static const char *mode_names[] = {"rows", "wide", "direct", "none"};
+                                             CCNN_IM2COL_DIRECT, CCNN_IM2COL_NONE,
+                                             CCNN_IM2COL_WINOGRAD};
+    static const char *mode_names[] = {"rows", "wide", "direct", "none", "winograd"};
     const int nm = (int)(sizeof modes / sizeof modes[0]);
     for (int i = 0; i < nisa * nm; i++) {
         ccnn_set_isa(isas[i / nm]);
@@ -273,7 +274,7 @@ CCNN_TEST(conv_fast_threads_bitwise)
     ccnn_im2col_mode mode = ccnn_conv_fast_get_im2col();
     for (int i = 0; i < nisa; i++) {
         ccnn_set_isa(isas[i]);
-        for (int m = CCNN_IM2COL_ROWS; m <= CCNN_IM2COL_NONE; m++) {
+        for (int m = CCNN_IM2COL_ROWS; m <= CCNN_IM2COL_WINOGRAD; m++) {
             ccnn_conv_fast_set_im2col((ccnn_im2col_mode)m);
             for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++)
                 check_threads_bitwise(&cfgs[c], 100 + c);

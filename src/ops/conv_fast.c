@@ -149,7 +149,8 @@ ccnn_im2col_mode ccnn_conv_fast_get_im2col(void)
                  : strcmp(env, "rows") == 0 ? CCNN_IM2COL_ROWS
                  : strcmp(env, "wide") == 0 ? CCNN_IM2COL_WIDE
                  : strcmp(env, "direct") == 0 ? CCNN_IM2COL_DIRECT
-                 : strcmp(env, "none") == 0 ? CCNN_IM2COL_NONE : CCNN_IM2COL_AUTO;
+                 : strcmp(env, "none") == 0 ? CCNN_IM2COL_NONE
+                 : strcmp(env, "winograd") == 0 ? CCNN_IM2COL_WINOGRAD : CCNN_IM2COL_AUTO;
     }
     return (ccnn_im2col_mode)g_im2col;
 }
@@ -170,11 +171,12 @@ static int use_wide(const ccnn_conv_dims *d)
 {
     ccnn_im2col_mode m = ccnn_conv_fast_get_im2col();
     if (d->sh != 1 || d->sw != 1 || m == CCNN_IM2COL_ROWS || m == CCNN_IM2COL_NONE) return 0;
-    return m != CCNN_IM2COL_AUTO || d->cg * d->r * d->s >= WIDE_MIN_CRS;
+    return (m != CCNN_IM2COL_AUTO && m != CCNN_IM2COL_WINOGRAD) ||
+           d->cg * d->r * d->s >= WIDE_MIN_CRS;
 }
 
 /* The forward pass's algorithm. */
-enum { FWD_ROWS, FWD_POINTWISE, FWD_WIDE, FWD_DIRECT, FWD_KVEC };
+enum { FWD_ROWS, FWD_POINTWISE, FWD_WIDE, FWD_DIRECT, FWD_KVEC, FWD_WINO };
 
 /* The direct convolution vectorised over filters (conv_direct.c) beats the
  * GEMM paths with the AVX-512 tiles once the taps are many and a tile's 32
@@ -185,16 +187,34 @@ static int kvec_pays(const ccnn_conv_dims *d)
            d->cg * d->r * d->s >= WIDE_MIN_CRS && d->kg >= 32;
 }
 
-static int forward_algo(const ccnn_conv_dims *d)
+/* The forward pass's algorithm other than Winograd's (which has no weight
+ * gradient of its own: the weight gradient follows this choice). */
+static int forward_algo_direct(const ccnn_conv_dims *d)
 {
     ccnn_im2col_mode m = ccnn_conv_fast_get_im2col();
-    if (m == CCNN_IM2COL_NONE || (m == CCNN_IM2COL_AUTO && kvec_pays(d))) return FWD_KVEC;
+    if (m == CCNN_IM2COL_NONE ||
+        ((m == CCNN_IM2COL_AUTO || m == CCNN_IM2COL_WINOGRAD) && kvec_pays(d)))
+        return FWD_KVEC;
     if (is_pointwise(d)) return FWD_POINTWISE;
     if (d->sh != 1 || d->sw != 1 || m == CCNN_IM2COL_ROWS) return FWD_ROWS;
     const int64_t crs = d->cg * d->r * d->s;
     if (m == CCNN_IM2COL_WIDE) return FWD_WIDE;
     if (m == CCNN_IM2COL_DIRECT) return crs <= CCNN_GEMM_KC ? FWD_DIRECT : FWD_WIDE;
     return crs < WIDE_MIN_CRS ? FWD_DIRECT : FWD_WIDE;
+}
+
+/* Winograd's F(2x2, 3x3) does 16 multiplies where the direct sum does 36;
+ * its GEMMs are Kg x tiles x Cg, which need some depth and height to run
+ * well (measured: docs/performance.md). */
+static int wino_pays(const ccnn_conv_dims *d) { return d->cg >= 16 && d->kg >= 16; }
+
+static int forward_algo(const ccnn_conv_dims *d)
+{
+    ccnn_im2col_mode m = ccnn_conv_fast_get_im2col();
+    if (ccnn_conv_wino_applies(d) &&
+        (m == CCNN_IM2COL_WINOGRAD || (m == CCNN_IM2COL_AUTO && wino_pays(d))))
+        return FWD_WINO;
+    return forward_algo_direct(d);
 }
 
 /* Floats of xp for one group: none when there is no padding (xp is x). */
@@ -272,7 +292,7 @@ static const float *pack_wide_rows(const void *ctx, const ccnn_gemm_kernel *kr, 
  * training loop stops allocating after its first step. A nested call (dx
  * as a forward pass) uses other slots than its caller. Without a workspace
  * each buffer is allocated and freed by the call. */
-enum { WS_GEMM, WS_EXTRA, WS_APACK, WS_DCOL, WS_PARTS, WS_WT, WS_TAPS, WS_SLOTS };
+enum { WS_GEMM, WS_EXTRA, WS_APACK, WS_DCOL, WS_PARTS, WS_WT, WS_TAPS, WS_WINO, WS_SLOTS };
 
 struct ccnn_conv2d_workspace {
     float *buf[WS_SLOTS];
@@ -578,6 +598,50 @@ static void forward_image(const ccnn_conv_dims *d, int64_t n, const float *x, co
     }
 }
 
+/* Tiles per Winograd chunk: its V and M (16 x (Cg + Kg) x tiles floats)
+ * about 1 MB, so that they stay in the L2 cache between the transforms and
+ * the GEMMs; at least 64 tiles, for the GEMMs' width. */
+static int64_t wino_chunk_tiles(const ccnn_conv_dims *d)
+{
+    int64_t tc = ((int64_t)1 << 14) / (d->cg + d->kg);
+    return tc < 64 ? 64 : (tc + 31) / 32 * 32;
+}
+
+/* The forward pass by Winograd's F(2x2, 3x3): the batch's output tiles cut
+ * into equal chunks, a multiple of the thread count of them, each chunk
+ * transformed, multiplied and transformed back by one thread. */
+static int forward_winograd(ccnn_conv2d_workspace *ws, const ccnn_conv_dims *d, const float *x,
+                            const float *w, const float *bias, float *y)
+{
+    const ccnn_gemm_kernel *kr = ccnn_gemm_kernel_for(ccnn_get_isa());
+    const int64_t tiles = ccnn_conv_wino_tiles(d);
+    int nt = item_threads(tiles, conv_flops(d));
+    int64_t chunks = (tiles + wino_chunk_tiles(d) - 1) / wino_chunk_tiles(d);
+    chunks = min64(tiles, (chunks + nt - 1) / nt * nt);
+    const int64_t tc = (tiles + chunks - 1) / chunks;
+    run rn;
+    if (run_init(&rn, ws, (size_t)ccnn_conv_wino_chunk_floats(d, tc))) return CCNN_ENOMEM;
+    float *filters = ws_take(ws, WS_APACK, (size_t)ccnn_conv_wino_filters_floats(kr, d));
+    float *tmp = ws_take(ws, WS_WINO, (size_t)(16 * d->kg * d->cg));
+    if (!filters || !tmp) {
+        ws_give(ws, filters);
+        ws_give(ws, tmp);
+        run_free(&rn);
+        return CCNN_ENOMEM;
+    }
+    ccnn_conv_wino_pack_filters(kr, d, w, filters, tmp);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t c = 0; c < chunks; c++) {
+        run t = run_thread(&rn, omp_get_thread_num());
+        ccnn_conv_wino_chunk(kr, d, x, filters, bias, y, c * tc, min64(tiles, (c + 1) * tc), tc,
+                             t.extra, t.ws);
+    }
+    ws_give(ws, filters);
+    ws_give(ws, tmp);
+    run_free(&rn);
+    return CCNN_OK;
+}
+
 int ccnn_conv_fast_forward(ccnn_conv2d_workspace *ws, const ccnn_conv_dims *d, const float *x,
                            const float *w, const float *bias, float *y)
 {
@@ -587,6 +651,7 @@ int ccnn_conv_fast_forward(ccnn_conv2d_workspace *ws, const ccnn_conv_dims *d, c
     }
     run rn;
     const int algo = forward_algo(d);
+    if (algo == FWD_WINO) return forward_winograd(ws, d, x, w, bias, y);
     if (run_init(&rn, ws, (size_t)forward_extra(d, algo))) return CCNN_ENOMEM;
     rn.algo = algo;
     if (algo == FWD_KVEC ? run_direct_setup(&rn, d, w, bias)
@@ -688,7 +753,8 @@ int ccnn_conv_fast_backward_data(ccnn_conv2d_workspace *ws, const ccnn_conv_dims
      * wins from Cg = 16 on (measured at 32 -> 64 channels, 14x14). */
     if (d->sh == 1 && d->sw == 1 && !is_pointwise(d)) {
         ccnn_conv_dims t = flipped_dims(d);
-        if (forward_algo(&t) == FWD_KVEC ||
+        const int algo = forward_algo(&t);
+        if (algo == FWD_KVEC || algo == FWD_WINO ||
             (d->cg >= 16 &&
              (d->cg >= d->kg || (use_wide(d) && d->kg * d->r * d->s >= WIDE_MIN_CRS))))
             return backward_data_as_forward(ws, d, dy, w, dx);
@@ -725,7 +791,7 @@ enum { WG_ROWS, WG_POINTWISE, WG_WIDE, WG_DOT, WG_KVEC };
 
 static int wgrad_algo(const ccnn_conv_dims *d)
 {
-    switch (forward_algo(d)) {
+    switch (forward_algo_direct(d)) {
     case FWD_POINTWISE: return WG_POINTWISE;
     case FWD_ROWS: return WG_ROWS;
     case FWD_DIRECT: return WG_DOT;

@@ -88,6 +88,19 @@ void ccnn_conv_direct_wgrad(const struct ccnn_direct_kernel *kr, const ccnn_conv
                             const int64_t *off, const float *xp, int64_t wp, const float *dyt,
                             float *dwt, int accumulate);
 
+/* Winograd's F(2x2, 3x3) forward pass (conv_winograd.c), for 3x3, stride 1,
+ * no dilation: the batch's 2x2 output tiles in chunks through the GEMM. */
+struct ccnn_gemm_kernel;
+int ccnn_conv_wino_applies(const ccnn_conv_dims *d);
+int64_t ccnn_conv_wino_tiles(const ccnn_conv_dims *d);
+int64_t ccnn_conv_wino_filters_floats(const struct ccnn_gemm_kernel *kr, const ccnn_conv_dims *d);
+void ccnn_conv_wino_pack_filters(const struct ccnn_gemm_kernel *kr, const ccnn_conv_dims *d,
+                                 const float *w, float *dst, float *tmp);
+int64_t ccnn_conv_wino_chunk_floats(const ccnn_conv_dims *d, int64_t tc);
+void ccnn_conv_wino_chunk(const struct ccnn_gemm_kernel *kr, const ccnn_conv_dims *d,
+                          const float *x, const float *filters, const float *bias, float *y,
+                          int64_t t0, int64_t t1, int64_t tc, float *buf, float *gemm_ws);
+
 /* Depthwise passes (conv_depthwise.c); same contracts as the fast path's. */
 void ccnn_conv_dw_forward(const ccnn_conv_dims *d, const float *x, const float *w,
                           const float *bias, float *y);

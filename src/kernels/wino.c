@@ -1,0 +1,55 @@
+/* wino.c - the portable Winograd transforms (contract in wino.h) and the
+ * choice by ISA; the AVX-512 ones are in wino_avx512.c. */
+#include "kernels/wino.h"
+
+static void input_c(const float *xt, int64_t ldr, int64_t cg, float *v, int64_t ldv)
+{
+    for (int64_t c = 0; c < cg; c++) {
+        float h[4][4]; /* d B: patch row i, column b */
+        for (int i = 0; i < 4; i++) {
+            const float *r = xt + i * ldr * cg + c;
+            const float e0 = r[0], e1 = r[cg], e2 = r[2 * cg], e3 = r[3 * cg];
+            h[i][0] = e0 - e2;
+            h[i][1] = e1 + e2;
+            h[i][2] = e2 - e1;
+            h[i][3] = e1 - e3;
+        }
+        for (int b = 0; b < 4; b++) { /* then B^T (d B) */
+            v[(0 + b) * ldv + c] = h[0][b] - h[2][b];
+            v[(4 + b) * ldv + c] = h[1][b] + h[2][b];
+            v[(8 + b) * ldv + c] = h[2][b] - h[1][b];
+            v[(12 + b) * ldv + c] = h[1][b] - h[3][b];
+        }
+    }
+}
+
+static void output_c(const float *m, int64_t ldm, int nt, float bias, float *y0, float *y1,
+                     int ncols)
+{
+    for (int t = 0; t < nt; t++) {
+        float s[2][4]; /* A^T M: rows 0 and 1, column b */
+        for (int b = 0; b < 4; b++) {
+            const float m0 = m[b * ldm + t], m1 = m[(4 + b) * ldm + t];
+            const float m2 = m[(8 + b) * ldm + t], m3 = m[(12 + b) * ldm + t];
+            s[0][b] = m0 + m1 + m2;
+            s[1][b] = m1 - m2 - m3;
+        }
+        for (int a = 0; a < 2; a++) { /* then (A^T M) A, plus the bias */
+            float *y = a ? y1 : y0;
+            if (!y) continue;
+            if (2 * t < ncols) y[2 * t] = bias + (s[a][0] + s[a][1] + s[a][2]);
+            if (2 * t + 1 < ncols) y[2 * t + 1] = bias + (s[a][1] - s[a][2] - s[a][3]);
+        }
+    }
+}
+
+static const ccnn_wino_kernel k_portable = {input_c, output_c};
+
+const ccnn_wino_kernel *ccnn_wino_kernel_for(ccnn_isa isa)
+{
+#ifdef __x86_64__
+    if (isa == CCNN_ISA_AVX512) return &ccnn_wino_avx512;
+#endif
+    (void)isa;
+    return &k_portable;
+}

@@ -1,0 +1,162 @@
+/* conv_winograd.c - the forward pass of a 3x3, stride-1, undilated
+ * convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray,
+ * "Fast Algorithms for Convolutional Neural Networks", 2016).
+ *
+ * Each 2x2 block of a filter's output comes from the 4x4 input patch d that
+ * covers it, with 16 multiplies per channel instead of 36:
+ *   Y = A^T [ sum over c of (G g_c G^T) .* (B^T d_c B) ] A
+ *       B^T = | 1  0 -1  0 |    G = |  1    0    0  |    A^T = | 1  1  1  0 |
+ *             | 0  1  1  0 |        | 1/2  1/2  1/2 |          | 0  1 -1 -1 |
+ *             | 0 -1  1  0 |        | 1/2 -1/2  1/2 |
+ *             | 0  1  0 -1 |        |  0    0    1  |
+ * For each of the 16 positions xi of the transformed 4x4 tile, the sum over
+ * channels is a matrix product M_xi (Kg x tiles) = U_xi (Kg x Cg) V_xi
+ * (Cg x tiles), done by the GEMM; the transforms around it are additions
+ * (and halvings, once per call, for the filters). The tiles of a batch are
+ * cut into chunks; each output tile is computed whole within its chunk and
+ * no sum depends on the chunking, so the bits do not depend on the thread
+ * count. Rounding differs from the direct sum (the transforms add and
+ * subtract before multiplying): errors a few times larger, still far
+ * inside float precision for the tests' tolerance. */
+#include "ops/conv_fast.h"
+#include "kernels/gemm.h"
+#include "kernels/wino.h"
+#include <string.h>
+
+int ccnn_conv_wino_applies(const ccnn_conv_dims *d)
+{
+    return d->r == 3 && d->s == 3 && d->sh == 1 && d->sw == 1 && d->dh == 1 && d->dw == 1;
+}
+
+static int64_t tiles_y(const ccnn_conv_dims *d) { return (d->p + 1) / 2; }
+static int64_t tiles_x(const ccnn_conv_dims *d) { return (d->q + 1) / 2; }
+
+int64_t ccnn_conv_wino_tiles(const ccnn_conv_dims *d) { return d->n * tiles_y(d) * tiles_x(d); }
+
+int64_t ccnn_conv_wino_filters_floats(const ccnn_gemm_kernel *kr, const ccnn_conv_dims *d)
+{
+    return d->groups * 16 * ccnn_gemm_packed_a_floats(kr, d->kg, d->cg);
+}
+
+/* U_xi = (G g G^T)[xi] for every filter k and channel c of the groups, each
+ * xi's Kg x Cg matrix packed for the GEMM: dst[(g*16 + xi) * packed + ...].
+ * tmp: 16*Kg*Cg floats. */
+void ccnn_conv_wino_pack_filters(const ccnn_gemm_kernel *kr, const ccnn_conv_dims *d,
+                                 const float *w, float *dst, float *tmp)
+{
+    const int64_t packed = ccnn_gemm_packed_a_floats(kr, d->kg, d->cg), kc = d->kg * d->cg;
+    for (int64_t g = 0; g < d->groups; g++) {
+        for (int64_t i = 0; i < kc; i++) {
+            const float *f = w + (g * kc + i) * 9;
+            float t[4][3]; /* G f: row a, column j */
+            for (int j = 0; j < 3; j++) {
+                const float f0 = f[j], f1 = f[3 + j], f2 = f[6 + j];
+                t[0][j] = f0;
+                t[1][j] = 0.5f * (f0 + f1 + f2);
+                t[2][j] = 0.5f * (f0 - f1 + f2);
+                t[3][j] = f2;
+            }
+            for (int a = 0; a < 4; a++) { /* (G f) G^T */
+                tmp[(a * 4 + 0) * kc + i] = t[a][0];
+                tmp[(a * 4 + 1) * kc + i] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
+                tmp[(a * 4 + 2) * kc + i] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
+                tmp[(a * 4 + 3) * kc + i] = t[a][2];
+            }
+        }
+        for (int xi = 0; xi < 16; xi++) {
+            ccnn_gemm_matrix m = {tmp + xi * kc, d->cg, 0};
+            ccnn_gemm_pack_a_all(kr, d->kg, d->cg, ccnn_gemm_pack_a_matrix, &m,
+                                 dst + (g * 16 + xi) * packed);
+        }
+    }
+}
+
+/* Rows and columns of the padded, channels-last copy of one image and
+ * group that the tiles read: every 4x4 patch lies inside it. */
+static int64_t pad_rows(const ccnn_conv_dims *d) { return 2 * tiles_y(d) + 2; }
+static int64_t pad_cols(const ccnn_conv_dims *d) { return 2 * tiles_x(d) + 2; }
+
+/* Floats of a chunk's buffers for tc tiles: V (16 x tc x Cg), M (16 x Kg x
+ * tc), and the padded copy of an image (pad_rows x pad_cols x Cg). */
+int64_t ccnn_conv_wino_chunk_floats(const ccnn_conv_dims *d, int64_t tc)
+{
+    return 16 * (d->cg + d->kg) * tc + pad_rows(d) * pad_cols(d) * d->cg;
+}
+
+/* xt[(i*pad_cols + j)*Cg + c] = x_g[c][i - pt][j - pl], zero outside the
+ * image: one transpose per input row. */
+static void pad_channels_last(const ccnn_gemm_kernel *kr, const ccnn_conv_dims *d,
+                              const float *xg, float *xt)
+{
+    const int64_t hq = pad_rows(d), wq = pad_cols(d);
+    const int64_t iw0 = d->pl < 0 ? -d->pl : 0, iw1 = min64(d->w, wq - d->pl);
+    memset(xt, 0, sizeof(float) * (size_t)(hq * wq * d->cg));
+    for (int64_t ih = 0; ih < d->h && iw0 < iw1; ih++) {
+        const int64_t i = ih + d->pt;
+        if (i < 0 || i >= hq) continue;
+        kr->transpose(xg + ih * d->w + iw0, d->h * d->w, (int)d->cg, iw1 - iw0,
+                      xt + (i * wq + iw0 + d->pl) * d->cg, d->cg);
+    }
+}
+
+/* The tiles of a batch are numbered image by image, tile row by tile row.
+ * A run: at most CCNN_WINO_RUN tiles of one tile row, from tile t on. */
+typedef struct tile_run {
+    int64_t n, ty, tx0;
+    int nt;
+} tile_run;
+
+static tile_run run_at(const ccnn_conv_dims *d, int64_t t, int64_t t1)
+{
+    const int64_t per_image = tiles_y(d) * tiles_x(d);
+    tile_run r = {t / per_image, t % per_image / tiles_x(d), t % tiles_x(d), 0};
+    r.nt = (int)min64(min64(CCNN_WINO_RUN, tiles_x(d) - r.tx0), t1 - t);
+    return r;
+}
+
+/* y for the batch's tiles [t0, t1) (at most tc of them), every group:
+ * filters from ccnn_conv_wino_pack_filters; buf of
+ * ccnn_conv_wino_chunk_floats(d, tc); gemm_ws: one thread's GEMM space. */
+void ccnn_conv_wino_chunk(const ccnn_gemm_kernel *kr, const ccnn_conv_dims *d, const float *x,
+                          const float *filters, const float *bias, float *y, int64_t t0,
+                          int64_t t1, int64_t tc, float *buf, float *gemm_ws)
+{
+    const ccnn_wino_kernel *wk = ccnn_wino_kernel_for(ccnn_get_isa());
+    const int64_t packed = ccnn_gemm_packed_a_floats(kr, d->kg, d->cg);
+    const int64_t hw = d->h * d->w, wq = pad_cols(d);
+    const int64_t ldv = tc * d->cg, ldm = d->kg * tc;
+    float *v = buf, *m = v + 16 * ldv, *xt = m + 16 * ldm;
+    for (int64_t g = 0; g < d->groups; g++) {
+        /* V_xi (tiles x Cg) */
+        for (int64_t t = t0, padded = -1; t < t1; t++) {
+            const int64_t per_image = tiles_y(d) * tiles_x(d), n = t / per_image;
+            const int64_t ty = t % per_image / tiles_x(d), tx = t % tiles_x(d);
+            if (n != padded) {
+                pad_channels_last(kr, d, x + (n * d->c + g * d->cg) * hw, xt);
+                padded = n;
+            }
+            wk->input(xt + (2 * ty * wq + 2 * tx) * d->cg, wq, d->cg, v + (t - t0) * d->cg, ldv);
+        }
+        /* M_xi (Kg x tiles) = U_xi V_xi^T */
+        for (int xi = 0; xi < 16; xi++) {
+            ccnn_gemm_packed u = {filters + (g * 16 + xi) * packed,
+                                  (d->kg + kr->mr - 1) / kr->mr * kr->mr};
+            ccnn_gemm_matrix vm = {v + xi * ldv, d->cg, 1};
+            ccnn_sgemm_ex(d->kg, t1 - t0, d->cg, ccnn_gemm_pack_a_packed, &u,
+                          ccnn_gemm_pack_b_matrix, &vm, 0.0f, m + xi * ldm, tc, 0, gemm_ws);
+        }
+        /* y = bias + A^T M A, a filter and a run of tiles at a time: a
+         * filter's 16 rows of M stay in the L1 cache across its runs */
+        for (int64_t k = 0; k < d->kg; k++) {
+            const float bk = bias ? bias[g * d->kg + k] : 0.0f;
+            for (int64_t t = t0; t < t1;) {
+                const tile_run r = run_at(d, t, t1);
+                const int ncols = (int)min64(2 * r.nt, d->q - 2 * r.tx0);
+                float *y0 = y + ((r.n * d->k + g * d->kg + k) * d->p + 2 * r.ty) * d->q + 2 * r.tx0;
+                wk->output(m + k * tc + (t - t0), ldm, r.nt, bk, y0,
+                           2 * r.ty + 1 < d->p ? y0 + d->q : NULL, ncols);
+                t += r.nt;
+            }
+        }
+    }
+}
