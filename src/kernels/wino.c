@@ -2,23 +2,22 @@
  * choice by ISA; the AVX-512 ones are in wino_avx512.c. */
 #include "kernels/wino.h"
 
-static void input_c(const float *xt, int64_t ldr, int64_t cg, float *v, int64_t ldv)
+static void input_c(const float *x, int64_t ldr, int nt, float *v, int64_t ldv)
 {
-    for (int64_t c = 0; c < cg; c++) {
+    for (int t = 0; t < nt; t++) {
         float h[4][4]; /* d B: patch row i, column b */
         for (int i = 0; i < 4; i++) {
-            const float *r = xt + i * ldr * cg + c;
-            const float e0 = r[0], e1 = r[cg], e2 = r[2 * cg], e3 = r[3 * cg];
-            h[i][0] = e0 - e2;
-            h[i][1] = e1 + e2;
-            h[i][2] = e2 - e1;
-            h[i][3] = e1 - e3;
+            const float *r = x + i * ldr + 2 * t;
+            h[i][0] = r[0] - r[2];
+            h[i][1] = r[1] + r[2];
+            h[i][2] = r[2] - r[1];
+            h[i][3] = r[1] - r[3];
         }
         for (int b = 0; b < 4; b++) { /* then B^T (d B) */
-            v[(0 + b) * ldv + c] = h[0][b] - h[2][b];
-            v[(4 + b) * ldv + c] = h[1][b] + h[2][b];
-            v[(8 + b) * ldv + c] = h[2][b] - h[1][b];
-            v[(12 + b) * ldv + c] = h[1][b] - h[3][b];
+            v[(0 + b) * ldv + t] = h[0][b] - h[2][b];
+            v[(4 + b) * ldv + t] = h[1][b] + h[2][b];
+            v[(8 + b) * ldv + t] = h[2][b] - h[1][b];
+            v[(12 + b) * ldv + t] = h[1][b] - h[3][b];
         }
     }
 }

@@ -2,9 +2,10 @@
  * with run-time ISA dispatch. They only add and subtract, in a fixed order,
  * so every ISA gives the same bits.
  *
- * Input: one 4x4 patch of a padded image stored channels-last (xt: element
- * (i, j) of the patch, channel c, at xt[(i*ldr + j)*cg + c]) to the 16
- * values of B^T d B per channel: v[xi*ldv + c], xi = 4a + b.
+ * Input: for a run of nt (<= 16) tiles of one tile row of one channel of a
+ * padded image, the 16 values of B^T d B per tile: v[xi*ldv + t], xi =
+ * 4a + b, where the patch of tile t is x[i*ldr + 2t + j], i, j < 4 (x at
+ * the first tile's patch; nothing past x[3*ldr + 2*nt + 1] is read).
  * Output: A^T M A for a run of nt (<= 16) tiles of one tile row and one
  * filter (M value xi of tile t at m[xi*ldm + t]), plus bias: the two output
  * rows y0[q] and y1[q] for q < ncols (<= 2*nt), y1 NULL when the second row
@@ -17,8 +18,7 @@
 
 #define CCNN_WINO_RUN 16 /* most tiles of one output-transform call */
 
-typedef void (*ccnn_wino_input_fn)(const float *xt, int64_t ldr, int64_t cg, float *v,
-                                   int64_t ldv);
+typedef void (*ccnn_wino_input_fn)(const float *x, int64_t ldr, int nt, float *v, int64_t ldv);
 typedef void (*ccnn_wino_output_fn)(const float *m, int64_t ldm, int nt, float bias, float *y0,
                                     float *y1, int ncols);
 

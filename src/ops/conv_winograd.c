@@ -71,32 +71,40 @@ void ccnn_conv_wino_pack_filters(const ccnn_gemm_kernel *kr, const ccnn_conv_dim
     }
 }
 
-/* Rows and columns of the padded, channels-last copy of one image and
- * group that the tiles read: every 4x4 patch lies inside it. */
+/* Rows and columns of the padded copy of one image and group that the
+ * tiles read: every 4x4 patch lies inside it. */
 static int64_t pad_rows(const ccnn_conv_dims *d) { return 2 * tiles_y(d) + 2; }
 static int64_t pad_cols(const ccnn_conv_dims *d) { return 2 * tiles_x(d) + 2; }
 
-/* Floats of a chunk's buffers for tc tiles: V (16 x tc x Cg), M (16 x Kg x
- * tc), and the padded copy of an image (pad_rows x pad_cols x Cg). */
+/* Floats from one xi to the next in V (rows = Cg) or M (rows = Kg): 16 more
+ * than the matrix, so that the 16 planes, which the transforms read or write
+ * together, do not fall 4 KB apart onto the same L1 cache set (they did:
+ * the transforms took 3x longer). */
+static int64_t plane(int64_t rows, int64_t tc) { return rows * tc + 16; }
+
+/* Floats of a chunk's buffers for tc tiles: V (16 x Cg x tc), M (16 x Kg x
+ * tc), the padded copy of an image (Cg x pad_rows x pad_cols), and V's row
+ * pointers for the GEMM (16 x Cg, two floats each). */
 int64_t ccnn_conv_wino_chunk_floats(const ccnn_conv_dims *d, int64_t tc)
 {
-    return 16 * (d->cg + d->kg) * tc + pad_rows(d) * pad_cols(d) * d->cg;
+    return 16 * (plane(d->cg, tc) + plane(d->kg, tc)) + d->cg * pad_rows(d) * pad_cols(d) +
+           2 * 16 * d->cg;
 }
 
-/* xt[(i*pad_cols + j)*Cg + c] = x_g[c][i - pt][j - pl], zero outside the
- * image: one transpose per input row. */
-static void pad_channels_last(const ccnn_gemm_kernel *kr, const ccnn_conv_dims *d,
-                              const float *xg, float *xt)
+/* xp[(c*pad_rows + i)*pad_cols + j] = x_g[c][i - pt][j - pl], zero outside
+ * the image. */
+static void pad_image(const ccnn_conv_dims *d, const float *xg, float *xp)
 {
     const int64_t hq = pad_rows(d), wq = pad_cols(d);
     const int64_t iw0 = d->pl < 0 ? -d->pl : 0, iw1 = min64(d->w, wq - d->pl);
-    memset(xt, 0, sizeof(float) * (size_t)(hq * wq * d->cg));
-    for (int64_t ih = 0; ih < d->h && iw0 < iw1; ih++) {
-        const int64_t i = ih + d->pt;
-        if (i < 0 || i >= hq) continue;
-        kr->transpose(xg + ih * d->w + iw0, d->h * d->w, (int)d->cg, iw1 - iw0,
-                      xt + (i * wq + iw0 + d->pl) * d->cg, d->cg);
-    }
+    memset(xp, 0, sizeof(float) * (size_t)(d->cg * hq * wq));
+    for (int64_t c = 0; c < d->cg; c++)
+        for (int64_t ih = 0; ih < d->h && iw0 < iw1; ih++) {
+            const int64_t i = ih + d->pt;
+            if (i >= 0 && i < hq)
+                memcpy(xp + (c * hq + i) * wq + iw0 + d->pl, xg + (c * d->h + ih) * d->w + iw0,
+                       sizeof(float) * (size_t)(iw1 - iw0));
+        }
 }
 
 /* The tiles of a batch are numbered image by image, tile row by tile row.
@@ -116,34 +124,39 @@ static tile_run run_at(const ccnn_conv_dims *d, int64_t t, int64_t t1)
 
 /* y for the batch's tiles [t0, t1) (at most tc of them), every group:
  * filters from ccnn_conv_wino_pack_filters; buf of
- * ccnn_conv_wino_chunk_floats(d, tc); gemm_ws: one thread's GEMM space. */
+ * ccnn_conv_wino_chunk_floats(d, tc), 64-byte aligned; gemm_ws: one
+ * thread's GEMM space. */
 void ccnn_conv_wino_chunk(const ccnn_gemm_kernel *kr, const ccnn_conv_dims *d, const float *x,
                           const float *filters, const float *bias, float *y, int64_t t0,
                           int64_t t1, int64_t tc, float *buf, float *gemm_ws)
 {
     const ccnn_wino_kernel *wk = ccnn_wino_kernel_for(ccnn_get_isa());
     const int64_t packed = ccnn_gemm_packed_a_floats(kr, d->kg, d->cg);
-    const int64_t hw = d->h * d->w, wq = pad_cols(d);
-    const int64_t ldv = tc * d->cg, ldm = d->kg * tc;
-    float *v = buf, *m = v + 16 * ldv, *xt = m + 16 * ldm;
+    const int64_t hw = d->h * d->w, hq = pad_rows(d), wq = pad_cols(d);
+    const int64_t ldv = plane(d->cg, tc), ldm = plane(d->kg, tc);
+    float *v = buf, *m = v + 16 * ldv, *xp = m + 16 * ldm;
+    const float **rows = (const float **)(void *)(xp + d->cg * hq * wq);
+    for (int xi = 0; xi < 16; xi++) /* row c of V_xi (Cg x tiles) */
+        for (int64_t c = 0; c < d->cg; c++) rows[xi * d->cg + c] = v + xi * ldv + c * tc;
     for (int64_t g = 0; g < d->groups; g++) {
-        /* V_xi (tiles x Cg) */
-        for (int64_t t = t0, padded = -1; t < t1; t++) {
-            const int64_t per_image = tiles_y(d) * tiles_x(d), n = t / per_image;
-            const int64_t ty = t % per_image / tiles_x(d), tx = t % tiles_x(d);
-            if (n != padded) {
-                pad_channels_last(kr, d, x + (n * d->c + g * d->cg) * hw, xt);
-                padded = n;
+        /* V_xi[c][tile], a run of tiles and a channel at a time */
+        for (int64_t t = t0, padded = -1; t < t1;) {
+            const tile_run r = run_at(d, t, t1);
+            if (r.n != padded) {
+                pad_image(d, x + (r.n * d->c + g * d->cg) * hw, xp);
+                padded = r.n;
             }
-            wk->input(xt + (2 * ty * wq + 2 * tx) * d->cg, wq, d->cg, v + (t - t0) * d->cg, ldv);
+            for (int64_t c = 0; c < d->cg; c++)
+                wk->input(xp + (c * hq + 2 * r.ty) * wq + 2 * r.tx0, wq, r.nt,
+                          v + c * tc + (t - t0), ldv);
+            t += r.nt;
         }
-        /* M_xi (Kg x tiles) = U_xi V_xi^T */
+        /* M_xi (Kg x tiles) = U_xi V_xi, V read where it lies */
         for (int xi = 0; xi < 16; xi++) {
             ccnn_gemm_packed u = {filters + (g * 16 + xi) * packed,
                                   (d->kg + kr->mr - 1) / kr->mr * kr->mr};
-            ccnn_gemm_matrix vm = {v + xi * ldv, d->cg, 1};
-            ccnn_sgemm_ex(d->kg, t1 - t0, d->cg, ccnn_gemm_pack_a_packed, &u,
-                          ccnn_gemm_pack_b_matrix, &vm, 0.0f, m + xi * ldm, tc, 0, gemm_ws);
+            ccnn_sgemm_rows(d->kg, t1 - t0, d->cg, ccnn_gemm_pack_a_packed, &u,
+                            rows + xi * d->cg, 0.0f, m + xi * ldm, tc, 0, gemm_ws);
         }
         /* y = bias + A^T M A, a filter and a run of tiles at a time: a
          * filter's 16 rows of M stay in the L1 cache across its runs */
