@@ -169,8 +169,10 @@ static int64_t wino_chunk_tiles(const ccnn_conv_dims *d)
 }
 
 /* The forward pass by Winograd's F(2x2, 3x3): the batch's output tiles cut
- * into equal chunks, a multiple of the thread count of them, each chunk
- * transformed, multiplied and transformed back by one thread. */
+ * into about equal chunks, about a multiple of the thread count of them,
+ * each chunk transformed, multiplied and transformed back by one thread.
+ * A chunk's width is a multiple of 16 tiles, so that the rows of V and M
+ * (the GEMM's B and C) start on cache lines. */
 static int forward_winograd(ccnn_conv2d_workspace *ws, const ccnn_conv_dims *d, const float *x,
                             const float *w, const float *bias, float *y)
 {
@@ -179,7 +181,8 @@ static int forward_winograd(ccnn_conv2d_workspace *ws, const ccnn_conv_dims *d, 
     int nt = item_threads(tiles, conv_flops(d));
     int64_t chunks = (tiles + wino_chunk_tiles(d) - 1) / wino_chunk_tiles(d);
     chunks = min64(tiles, (chunks + nt - 1) / nt * nt);
-    const int64_t tc = (tiles + chunks - 1) / chunks;
+    const int64_t tc = ((tiles + chunks - 1) / chunks + 15) / 16 * 16;
+    chunks = (tiles + tc - 1) / tc;
     conv_run rn;
     if (ccnn_conv_run_init(&rn, ws, (size_t)ccnn_conv_wino_chunk_floats(d, tc))) return CCNN_ENOMEM;
     float *filters = ccnn_conv_ws_take(ws, WS_APACK, (size_t)ccnn_conv_wino_filters_floats(kr, d));
