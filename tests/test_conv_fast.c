@@ -214,6 +214,34 @@ CCNN_TEST(conv_fast_larger_images)
     ccnn_conv2d_set_impl(impl);
 }
 
+/* The edges of the direct tiles and of Winograd's tiles: every forward tile
+ * width (1 to 14 pixels: a row is cut into equal tiles of at most 14), rows
+ * of more than 16 Winograd tiles, odd output sizes (half-empty 2x2 tiles),
+ * filter counts around the 32-filter blocks, tap counts that are not a
+ * multiple of the 9 a weight-gradient tile takes, and pads wider than the
+ * kernel (so the flipped backward-data pass has a negative pad, a crop). */
+CCNN_TEST(conv_fast_tile_edges)
+{
+    static const int widths[] = {1, 2, 3, 5, 13, 14, 15, 16, 27, 29, 31, 33, 35, 41, 43};
+    static const int heights[] = {1, 2, 3, 4, 7, 8};
+    ccnn_isa isas[3], cur = ccnn_get_isa();
+    int nisa = test_isas(isas);
+    ccnn_conv_impl impl = ccnn_conv2d_get_impl();
+    ccnn_conv2d_set_impl(CCNN_CONV_FAST);
+    test_rng rng = {808};
+    for (size_t i = 0; i < sizeof widths / sizeof widths[0] && test_failed_now() < 10; i++) {
+        const int pad = i % 5 == 4 ? 3 : 1;
+        ccnn_conv2d_params p = {.n = 2, .c = i % 2 ? 17 : 16, .h = heights[i % 6],
+                                .w = widths[i], .k = i % 3 == 0 ? 33 : i % 3 == 1 ? 16 : 70,
+                                .r = 3, .s = 3, .stride_h = i % 4 == 3 ? 2 : 1,
+                                .stride_w = i % 4 == 3 ? 2 : 1, .pad_top = pad,
+                                .pad_bottom = pad, .pad_left = pad, .pad_right = pad};
+        check_config(&rng, &p, isas, nisa);
+    }
+    ccnn_set_isa(cur);
+    ccnn_conv2d_set_impl(impl);
+}
+
 /* ---- bitwise independence of the thread count ------------------------------ */
 static void check_threads_bitwise(const ccnn_conv2d_params *p, uint64_t seed)
 {
