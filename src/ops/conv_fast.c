@@ -45,6 +45,7 @@ ccnn_im2col_mode ccnn_conv_fast_get_im2col(void)
     return (ccnn_im2col_mode)g_im2col;
 }
 
+/* ---- which algorithm a pass takes ------------------------------------------ */
 
 /* Whether a convolution that needs im2col uses the wide layout (in the
  * weight gradient; the forward pass chooses with ccnn_conv_forward_algo). */
@@ -55,7 +56,6 @@ int ccnn_conv_use_wide(const ccnn_conv_dims *d)
     return (m != CCNN_IM2COL_AUTO && m != CCNN_IM2COL_WINOGRAD) ||
            d->cg * d->r * d->s >= WIDE_MIN_CRS;
 }
-
 
 /* The direct convolution vectorised over filters (conv_direct.c) beats the
  * GEMM paths with the AVX-512 tiles once the taps are many and a tile's 32
@@ -97,7 +97,6 @@ int ccnn_conv_forward_algo(const ccnn_conv_dims *d)
 }
 
 /* ---- the workspace (slots: conv_fast.h) ------------------------------------ */
-
 
 struct ccnn_conv2d_workspace {
     float *buf[WS_SLOTS];

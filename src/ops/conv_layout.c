@@ -40,7 +40,6 @@ static void im2col_row(const ccnn_conv_dims *d, const float *x, int64_t crs, int
     }
 }
 
-
 /* op(B) = col (CRS x PQ), the forward pass: each panel row is a stretch of
  * a col row. */
 void ccnn_conv_pack_col(const void *ctx, const ccnn_gemm_kernel *kr, int64_t p0, int64_t kc,
@@ -143,7 +142,6 @@ const float *ccnn_conv_wide_pad(const ccnn_conv_dims *d, const float *xg, float 
     }
     return xp;
 }
-
 
 /* Start of wide col row crs, at wide column 0. */
 const float *ccnn_conv_wide_row(const conv_wide_src *ws, int64_t crs)
