@@ -2,12 +2,13 @@
  * choice by ISA; the AVX-512 ones are in wino_avx512.c. */
 #include "kernels/wino.h"
 
-static void input_c(const float *x, int64_t ldr, int nt, float *v, int64_t ldv)
+static void input_c(const float *x, int64_t ldr, int64_t rstep, int nt, int nrows, float *v,
+                    int64_t ldv)
 {
-    for (int t = 0; t < nt; t++) {
+    for (int t = 0; t < nt * nrows; t++) {
         float h[4][4]; /* d B: patch row i, column b */
         for (int i = 0; i < 4; i++) {
-            const float *r = x + i * ldr + 2 * t;
+            const float *r = x + t / nt * rstep + i * ldr + 2 * (t % nt);
             h[i][0] = r[0] - r[2];
             h[i][1] = r[1] + r[2];
             h[i][2] = r[2] - r[1];
@@ -22,10 +23,10 @@ static void input_c(const float *x, int64_t ldr, int nt, float *v, int64_t ldv)
     }
 }
 
-static void output_c(const float *m, int64_t ldm, int nt, float bias, float *y0, float *y1,
-                     int ncols)
+static void output_c(const float *m, int64_t ldm, int nt, int nrows, float bias,
+                     float *const yrows[4], int ncols)
 {
-    for (int t = 0; t < nt; t++) {
+    for (int t = 0; t < nt * nrows; t++) {
         float s[2][4]; /* A^T M: rows 0 and 1, column b */
         for (int b = 0; b < 4; b++) {
             const float m0 = m[b * ldm + t], m1 = m[(4 + b) * ldm + t];
@@ -33,11 +34,12 @@ static void output_c(const float *m, int64_t ldm, int nt, float bias, float *y0,
             s[0][b] = m0 + m1 + m2;
             s[1][b] = m1 - m2 - m3;
         }
+        const int h = t / nt, l = t % nt;
         for (int a = 0; a < 2; a++) { /* then (A^T M) A, plus the bias */
-            float *y = a ? y1 : y0;
+            float *y = yrows[2 * h + a];
             if (!y) continue;
-            if (2 * t < ncols) y[2 * t] = bias + (s[a][0] + s[a][1] + s[a][2]);
-            if (2 * t + 1 < ncols) y[2 * t + 1] = bias + (s[a][1] - s[a][2] - s[a][3]);
+            if (2 * l < ncols) y[2 * l] = bias + (s[a][0] + s[a][1] + s[a][2]);
+            if (2 * l + 1 < ncols) y[2 * l + 1] = bias + (s[a][1] - s[a][2] - s[a][3]);
         }
     }
 }

@@ -2,14 +2,16 @@
  * with run-time ISA dispatch. They only add and subtract, in a fixed order,
  * so every ISA gives the same bits.
  *
- * Input: for a run of nt (<= 16) tiles of one tile row of one channel of a
- * padded image, the 16 values of B^T d B per tile: v[xi*ldv + t], xi =
- * 4a + b, where the patch of tile t is x[i*ldr + 2t + j], i, j < 4 (x at
- * the first tile's patch; nothing past x[3*ldr + 2*nt + 1] is read).
- * Output: A^T M A for a run of nt (<= 16) tiles of one tile row and one
- * filter (M value xi of tile t at m[xi*ldm + t]), plus bias: the two output
- * rows y0[q] and y1[q] for q < ncols (<= 2*nt), y1 NULL when the second row
- * lies past the image. */
+ * A run: nrows (1 or 2) tile rows of nt tiles each, nt*nrows <= 16; tile l
+ * of row h is tile u = h*nt + l of the run. (Two rows fill the vectors of a
+ * narrow image: at 14x14 a tile row has 7 tiles.)
+ * Input: for a run in one channel of a padded image, the 16 values of
+ * B^T d B per tile: v[xi*ldv + u], xi = 4a + b, where the patch of tile l of
+ * row h is x[h*rstep + i*ldr + 2l + j], i, j < 4 (x at the run's first
+ * patch; nothing past x[(nrows-1)*rstep + 3*ldr + 2*nt + 1] is read).
+ * Output: A^T M A for a run and one filter (M value xi of tile u at
+ * m[xi*ldm + u]), plus bias: output rows y[2h] and y[2h+1] of tile row h,
+ * y[.][q] for q < ncols (<= 2*nt); a NULL row (past the image) is skipped. */
 #ifndef CCNN_WINO_H
 #define CCNN_WINO_H
 
@@ -18,9 +20,10 @@
 
 #define CCNN_WINO_RUN 16 /* most tiles of one output-transform call */
 
-typedef void (*ccnn_wino_input_fn)(const float *x, int64_t ldr, int nt, float *v, int64_t ldv);
-typedef void (*ccnn_wino_output_fn)(const float *m, int64_t ldm, int nt, float bias, float *y0,
-                                    float *y1, int ncols);
+typedef void (*ccnn_wino_input_fn)(const float *x, int64_t ldr, int64_t rstep, int nt,
+                                   int nrows, float *v, int64_t ldv);
+typedef void (*ccnn_wino_output_fn)(const float *m, int64_t ldm, int nt, int nrows, float bias,
+                                    float *const y[4], int ncols);
 
 typedef struct ccnn_wino_kernel {
     ccnn_wino_input_fn input;

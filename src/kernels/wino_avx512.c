@@ -1,8 +1,8 @@
 /* wino_avx512.c - the Winograd transforms with AVX-512 (contract in
- * wino.h), 16 tiles of a tile row at a time: the input transform gathers
- * the patches' even and odd columns by permutes, the output transform
- * interleaves the even and odd output columns by permutes. The same additions in
- * the same order as the portable code, so the same bits. */
+ * wino.h), 16 tiles at a time: the input transform gathers the patches'
+ * even and odd columns by permutes, the output transform interleaves the
+ * even and odd output columns by permutes. The same additions in the same
+ * order as the portable code, so the same bits. */
 #include "kernels/wino.h"
 
 #ifdef __x86_64__
@@ -16,22 +16,46 @@ static __mmask16 lanes(int n)
     return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
 }
 
-TARGET static void input(const float *x, int64_t ldr, int nt, float *v, int64_t ldv)
+/* Lane u of the two-row gathers: tile u of the first row (u < nt) comes
+ * from the first source vector, tile u - nt of the second from the second:
+ * the index of column 2l + odd of that tile. */
+TARGET static __m512i gather_index(int nt, int odd)
 {
-    /* Columns 2t, 2t+1 (from x) and 2t+2, 2t+3 (from x + 2) of the run's
-     * 2*nt + 2 columns, gathered even/odd by permutes of two loads each. */
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
-    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27,
-                                          29, 31);
-    const int cols = 2 * nt; /* from x and from x + 2 */
-    const __mmask16 k0 = lanes(cols), k1 = lanes(cols - 16), k = lanes(nt);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __mmask16 second = _mm512_cmpge_epi32_mask(iota, _mm512_set1_epi32(nt));
+    __m512i idx = _mm512_add_epi32(_mm512_slli_epi32(iota, 1), _mm512_set1_epi32(odd));
+    return _mm512_add_epi32(idx, _mm512_maskz_set1_epi32(second, 16 - 2 * nt));
+}
+
+TARGET static void input(const float *x, int64_t ldr, int64_t rstep, int nt, int nrows,
+                         float *v, int64_t ldv)
+{
+    /* Columns 2l, 2l+1 (from x) and 2l+2, 2l+3 (from x + 2) of each tile l,
+     * gathered even/odd by permutes of two loads each: the two halves of a
+     * row's 2*nt + 2 columns, or (two rows) the same columns of both rows. */
+    __m512i even, odd;
+    __mmask16 k0, k1;
+    int64_t second;
+    if (nrows == 1) {
+        even = gather_index(16, 0);
+        odd = gather_index(16, 1);
+        k0 = lanes(2 * nt);
+        k1 = lanes(2 * nt - 16);
+        second = 16;
+    } else {
+        even = gather_index(nt, 0);
+        odd = gather_index(nt, 1);
+        k0 = k1 = lanes(2 * nt);
+        second = rstep;
+    }
+    const __mmask16 k = lanes(nt * nrows);
     __m512 h[4][4];
     for (int i = 0; i < 4; i++) {
         const float *r = x + i * ldr;
-        const __m512 a0 = _mm512_maskz_loadu_ps(k0, r), a1 = _mm512_maskz_loadu_ps(k1, r + 16);
+        const __m512 a0 = _mm512_maskz_loadu_ps(k0, r);
+        const __m512 a1 = _mm512_maskz_loadu_ps(k1, r + second);
         const __m512 b0 = _mm512_maskz_loadu_ps(k0, r + 2);
-        const __m512 b1 = _mm512_maskz_loadu_ps(k1, r + 18);
+        const __m512 b1 = _mm512_maskz_loadu_ps(k1, r + second + 2);
         const __m512 e0 = _mm512_permutex2var_ps(a0, even, a1);
         const __m512 e1 = _mm512_permutex2var_ps(a0, odd, a1);
         const __m512 e2 = _mm512_permutex2var_ps(b0, even, b1);
@@ -49,10 +73,10 @@ TARGET static void input(const float *x, int64_t ldr, int nt, float *v, int64_t 
     }
 }
 
-TARGET static void output(const float *m, int64_t ldm, int nt, float bias, float *y0, float *y1,
-                          int ncols)
+TARGET static void output(const float *m, int64_t ldm, int nt, int nrows, float bias,
+                          float *const y[4], int ncols)
 {
-    const __mmask16 k = lanes(nt);
+    const __mmask16 k = lanes(nt * nrows);
     __m512 s[2][4];
     for (int b = 0; b < 4; b++) {
         const __m512 m0 = _mm512_maskz_loadu_ps(k, m + b * ldm);
@@ -62,20 +86,31 @@ TARGET static void output(const float *m, int64_t ldm, int nt, float bias, float
         s[0][b] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
         s[1][b] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
     }
-    /* output columns 2t (even) and 2t+1 (odd) of tile t, interleaved */
-    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
-                                         15, 31);
+    /* output column q of tile row h: tile l = q/2 of it, even or odd; the
+     * index into (even, odd) lanes: h*nt + q/2, plus 16 for odd q */
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i base = _mm512_add_epi32(
+        _mm512_srli_epi32(iota, 1),
+        _mm512_slli_epi32(_mm512_and_si512(iota, _mm512_set1_epi32(1)), 4));
     const __m512 vb = _mm512_set1_ps(bias);
     for (int a = 0; a < 2; a++) {
-        float *y = a ? y1 : y0;
-        if (!y) continue;
         const __m512 even = _mm512_add_ps(
             vb, _mm512_add_ps(_mm512_add_ps(s[a][0], s[a][1]), s[a][2]));
         const __m512 odd = _mm512_add_ps(
             vb, _mm512_sub_ps(_mm512_sub_ps(s[a][1], s[a][2]), s[a][3]));
-        _mm512_mask_storeu_ps(y, lanes(ncols), _mm512_permutex2var_ps(even, lo, odd));
-        _mm512_mask_storeu_ps(y + 16, lanes(ncols - 16), _mm512_permutex2var_ps(even, hi, odd));
+        if (nrows == 1) { /* up to 32 columns: lanes 0-7 then 8-15 interleaved */
+            if (!y[a]) continue;
+            const __m512i hi = _mm512_add_epi32(base, _mm512_set1_epi32(8));
+            _mm512_mask_storeu_ps(y[a], lanes(ncols), _mm512_permutex2var_ps(even, base, odd));
+            _mm512_mask_storeu_ps(y[a] + 16, lanes(ncols - 16),
+                                  _mm512_permutex2var_ps(even, hi, odd));
+            continue;
+        }
+        for (int h = 0; h < 2; h++) { /* ncols <= 16 */
+            if (!y[2 * h + a]) continue;
+            const __m512i idx = _mm512_add_epi32(base, _mm512_set1_epi32(h * nt));
+            _mm512_mask_storeu_ps(y[2 * h + a], lanes(ncols), _mm512_permutex2var_ps(even, idx, odd));
+        }
     }
 }
 

@@ -113,17 +113,23 @@ static void pad_image(const ccnn_conv_dims *d, const float *xg, float *xp)
 }
 
 /* The tiles of a batch are numbered image by image, tile row by tile row.
- * A run: at most CCNN_WINO_RUN tiles of one tile row, from tile t on. */
+ * A run (wino.h), from tile t on: at most CCNN_WINO_RUN tiles of one tile
+ * row, or two whole tile rows of the same image when they fit together. */
 typedef struct tile_run {
     int64_t n, ty, tx0;
-    int nt;
+    int nt, nrows;
 } tile_run;
 
 static tile_run run_at(const ccnn_conv_dims *d, int64_t t, int64_t t1)
 {
-    const int64_t per_image = tiles_y(d) * tiles_x(d);
-    tile_run r = {t / per_image, t % per_image / tiles_x(d), t % tiles_x(d), 0};
-    r.nt = (int)min64(min64(CCNN_WINO_RUN, tiles_x(d) - r.tx0), t1 - t);
+    const int64_t per_image = tiles_y(d) * tiles_x(d), tx = tiles_x(d);
+    tile_run r = {t / per_image, t % per_image / tx, t % tx, 0, 1};
+    if (2 * tx <= CCNN_WINO_RUN && r.tx0 == 0 && r.ty + 1 < tiles_y(d) && t + 2 * tx <= t1) {
+        r.nt = (int)tx;
+        r.nrows = 2;
+    } else {
+        r.nt = (int)min64(min64(CCNN_WINO_RUN, tx - r.tx0), t1 - t);
+    }
     return r;
 }
 
@@ -152,9 +158,9 @@ void ccnn_conv_wino_chunk(const ccnn_gemm_kernel *kr, const ccnn_conv_dims *d, c
                 padded = r.n;
             }
             for (int64_t c = 0; c < d->cg; c++)
-                wk->input(xp + (c * hq + 2 * r.ty) * wq + 2 * r.tx0, wq, r.nt,
+                wk->input(xp + (c * hq + 2 * r.ty) * wq + 2 * r.tx0, wq, 2 * wq, r.nt, r.nrows,
                           v + c * tc + (t - t0), ldv);
-            t += r.nt;
+            t += r.nt * r.nrows;
         }
         /* M_xi (Kg x tiles) = U_xi V_xi, V read where it lies */
         for (int xi = 0; xi < 16; xi++) {
@@ -171,9 +177,11 @@ void ccnn_conv_wino_chunk(const ccnn_gemm_kernel *kr, const ccnn_conv_dims *d, c
                 const tile_run r = run_at(d, t, t1);
                 const int ncols = (int)min64(2 * r.nt, d->q - 2 * r.tx0);
                 float *y0 = y + ((r.n * d->k + g * d->kg + k) * d->p + 2 * r.ty) * d->q + 2 * r.tx0;
-                wk->output(m + k * tc + (t - t0), ldm, r.nt, bk, y0,
-                           2 * r.ty + 1 < d->p ? y0 + d->q : NULL, ncols);
-                t += r.nt;
+                float *rows[4];
+                for (int i = 0; i < 4; i++)
+                    rows[i] = i < 2 * r.nrows && 2 * r.ty + i < d->p ? y0 + i * d->q : NULL;
+                wk->output(m + k * tc + (t - t0), ldm, r.nt, r.nrows, bk, rows, ncols);
+                t += r.nt * r.nrows;
             }
         }
     }
