@@ -60,15 +60,8 @@ void ccnn_conv_direct_rows(const ccnn_direct_kernel *kr, const ccnn_conv_dims *d
     for (int64_t p = p0; p < p1; p++)
         for (int64_t b = 0; b < nb; b++) {
             const int nk = (int)min64(kb, d->kg - b * kb);
-            /* The tiles store y a filter row at a time, each row in another
-             * plane, and those lines are seldom cached: fetch the next output
-             * row's lines now, while this row computes (4 % at 14x14). */
-            for (int64_t k = 0; k < nk && p + 1 < d->p; k++) {
-                const float *next = yg + (b * kb + k) * pq + (p + 1) * d->q;
-                for (int64_t q = 0; q < d->q; q += 64 / (int64_t)sizeof(float))
-                    __builtin_prefetch(next + q, 1, 3);
-                __builtin_prefetch(next + d->q - 1, 1, 3);
-            }
+            /* the next output row's lines, while this row computes (4 % at 14x14) */
+            if (p + 1 < d->p) prefetch_rows(yg + b * kb * pq + (p + 1) * d->q, pq, nk, d->q);
             for (int64_t q0 = 0; q0 < d->q; q0 += width)
                 kr->fwd(taps, off, xp + p * d->sh * wp + q0 * d->sw, d->sw, pk + b * kb * taps,
                         with_bias ? bias + b * kb : NULL, yg + b * kb * pq + p * d->q + q0, pq,

@@ -52,6 +52,18 @@ static inline void q_range(const ccnn_conv_dims *d, int64_t off, int64_t *lo, in
 
 static inline int is_depthwise(const ccnn_conv_dims *d) { return d->cg == 1 && d->groups > 1; }
 
+/* Asks for the lines of count rows of len floats (row, row + ld, ...) ahead
+ * of writing them: output rows that tiles store one filter at a time, each
+ * in another plane, miss the cache otherwise. */
+static inline void prefetch_rows(const float *row, int64_t ld, int64_t count, int64_t len)
+{
+    for (int64_t k = 0; k < count; k++, row += ld) {
+        for (int64_t q = 0; q < len; q += 64 / (int64_t)sizeof(float))
+            __builtin_prefetch(row + q, 1, 3);
+        __builtin_prefetch(row + len - 1, 1, 3);
+    }
+}
+
 /* The bias gradient of filter k over images [n0, n1): each plane summed in
  * float by a simd reduction, the planes in double, in image order. */
 static inline float conv_bias_grad(const ccnn_conv_dims *d, const float *dy, int64_t k,

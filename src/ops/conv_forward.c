@@ -46,12 +46,7 @@ static void forward_group_direct(const ccnn_conv_dims *d, const float *xg, const
     conv_wide_src src = {d, ccnn_conv_wide_pad(d, xg, rn->extra + row_ptr_floats(d)), 0};
     for (int64_t i = 0; i < crs; i++) brow[i] = ccnn_conv_wide_row(&src, i);
     for (int64_t p = 0; p < d->p; p++) {
-        for (int64_t k = 0; k < d->kg && p + 1 < d->p; k++) {
-            const float *next = yg + k * pq + (p + 1) * d->q;
-            for (int64_t q = 0; q < d->q; q += 64 / (int64_t)sizeof(float))
-                __builtin_prefetch(next + q, 1, 3);
-            __builtin_prefetch(next + d->q - 1, 1, 3);
-        }
+        if (p + 1 < d->p) prefetch_rows(yg + (p + 1) * d->q, pq, d->kg, d->q);
         for (int64_t ic = 0; ic < d->kg; ic += kr->mr) {
             const int m = (int)min64(kr->mr, d->kg - ic);
             const float *a = wpk + ic * crs;
