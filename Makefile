@@ -89,7 +89,7 @@ bench: $(BENCH_BIN)
 	    echo "(no PyTorch comparison: /usr/bin/python3 lacks torch; ./scripts/install-deps.sh --bench)"; \
 	fi
 
-# Training to accuracy on Fashion-MNIST (minutes; FULL=1: hours).
+# Training to accuracy on Fashion-MNIST (minutes; FULL=1: about 45 minutes).
 accuracy: all
 	scripts/check-accuracy.sh $(if $(FULL),full)
 
