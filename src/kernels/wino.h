@@ -18,7 +18,7 @@
 #include "ccnn.h"
 #include <stdint.h>
 
-#define CCNN_WINO_RUN 16 /* most tiles of one output-transform call */
+#define CCNN_WINO_RUN 16 /* most tiles of one transform call (one vector) */
 
 typedef void (*ccnn_wino_input_fn)(const float *x, int64_t ldr, int64_t rstep, int nt,
                                    int nrows, float *v, int64_t ldv);
