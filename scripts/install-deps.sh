@@ -1,17 +1,40 @@
 #!/bin/sh
 # install-deps.sh - installs the Debian packages ccnn needs, if missing.
-# Build: gcc, make, pkg-config, zlib, libcjson, libstb. Data: Fashion-MNIST.
-# With --bench also python3-torch (the speed baseline of `make bench`).
+#   (no flag)   build + data: gcc, make, pkg-config, zlib, libcjson, libstb,
+#               libpng, libjpeg-turbo, Fashion-MNIST
+#   --bench     python3-torch (the speed baseline of `make bench`)
+#   --mpi       Open MPI (data-parallel training; `make` finds it by pkg-config)
+#   --browser   chromium (renders `ccnn explain --html` in a test)
+#   --fuzz      clang-14 + its sanitizer runtimes (`make fuzz`)
+#   --aarch64   the arm64 cross compiler, qemu-user and arm64 -dev packages
+#               (`make test-aarch64`)
+# Flags combine: `install-deps.sh --mpi --fuzz`.
 set -e
-pkgs="gcc make pkg-config zlib1g-dev libcjson-dev libstb-dev dataset-fashion-mnist"
-[ "${1:-}" = "--bench" ] && pkgs="$pkgs python3-torch"
+pkgs="gcc make pkg-config zlib1g-dev libcjson-dev libstb-dev libpng-dev libjpeg62-turbo-dev dataset-fashion-mnist"
+arm=""
+for flag in "$@"; do
+    case "$flag" in
+    --bench)   pkgs="$pkgs python3-torch" ;;
+    --mpi)     pkgs="$pkgs openmpi-bin libopenmpi-dev" ;;
+    --browser) pkgs="$pkgs chromium" ;;
+    --fuzz)    pkgs="$pkgs clang-14 libclang-rt-14-dev" ;;
+    --aarch64) arm=1
+               pkgs="$pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
+               pkgs="$pkgs zlib1g-dev:arm64 libcjson-dev:arm64 libpng-dev:arm64 libjpeg62-turbo-dev:arm64" ;;
+    *) echo "install-deps.sh: unknown flag '$flag' (--bench --mpi --browser --fuzz --aarch64)" >&2; exit 2 ;;
+    esac
+done
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+if [ -n "$arm" ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    $sudo dpkg --add-architecture arm64
+    $sudo apt-get update -qq
+fi
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
 echo "installing:$missing"
-sudo=""
-[ "$(id -u)" -ne 0 ] && sudo="sudo"
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing
