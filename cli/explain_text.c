@@ -125,7 +125,7 @@ static void output_size(FILE *f, const explain_t *e, int vertical)
     int taps = vertical ? p->r : p->s, st = vertical ? p->stride_h : p->stride_w;
     int out = vertical ? e->P : e->Q, rem = vertical ? e->rem_h : e->rem_w;
     const char *O = vertical ? "P" : "Q", *I = vertical ? "H" : "W", *a = vertical ? "pt" : "pl";
-    const char *b = vertical ? "pb" : "pr", *d = vertical ? "dh" : "dw", *T = vertical ? "R" : "S";
+    const char *b = vertical ? "pb" : "pr", *d = vertical ? "dil_h" : "dil_w", *T = vertical ? "R" : "S";
     const char *s = vertical ? "sh" : "sw", *row = vertical ? "row" : "column";
     int num = in + pa + pb - dil * (taps - 1) - 1;
     fprintf(f, "  %s = floor((%s + %s + %s - %s*(%s-1) - 1) / %s) + 1\n", O, I, a, b, d, T, s);
@@ -219,23 +219,23 @@ static void equations(FILE *f, const explain_t *e)
     char ih[64], iw[64], qh[64], qw[64], ch[64];
     explain_index(ih, sizeof ih, p->stride_h, "p", p->dilation_h, "r", p->pad_top);
     explain_index(iw, sizeof iw, p->stride_w, "q", p->dilation_w, "s", p->pad_left);
-    explain_quotient(qh, sizeof qh, "h", p->pad_top, p->dilation_h, "r", p->stride_h);
-    explain_quotient(qw, sizeof qw, "w", p->pad_left, p->dilation_w, "s", p->stride_w);
+    explain_quotient(qh, sizeof qh, "i", p->pad_top, p->dilation_h, "r", p->stride_h);
+    explain_quotient(qw, sizeof qw, "j", p->pad_left, p->dilation_w, "s", p->stride_w);
     if (p->groups == 1) snprintf(ch, sizeof ch, "c'");
     else snprintf(ch, sizeof ch, "%dg + c'", e->cg);
     const char *gk = p->groups == 1 ? "" : ", g = k div Kg";
     fprintf(f, "3. The equations of docs/backprop.md for this layer\n\n");
     fprintf(f, "(1) forward\n  y[n,k,p,q] = %ssum_{c'<%d} sum_{r<%d} sum_{s<%d} w[k,c',r,s] * x[n, %s, %s, %s]%s\n",
             e->bias ? "b[k] + " : "", e->cg, p->r, p->s, ch, ih, iw, gk);
-    fprintf(f, "  with x = 0 outside 0 <= h < %d, 0 <= w < %d (the padding).\n", p->h, p->w);
+    fprintf(f, "  with x = 0 outside 0 <= i < %d, 0 <= j < %d (the padding).\n", p->h, p->w);
     groups(f, e);
 
     fprintf(f, "\n(2) input gradient (gather form)\n");
     if (p->groups == 1)
-        fprintf(f, "  dx[n,c,h,w] = sum_{k<%d} sum_{r<%d} sum_{s<%d} w[k,c,r,s] * dy[n, k, %s, %s]\n", p->k, p->r,
+        fprintf(f, "  dx[n,c,i,j] = sum_{k<%d} sum_{r<%d} sum_{s<%d} w[k,c,r,s] * dy[n, k, %s, %s]\n", p->k, p->r,
                 p->s, qh, qw);
     else
-        fprintf(f, "  dx[n,c,h,w] = sum_{k=%dg}^{%dg+%d} sum_{r<%d} sum_{s<%d} w[k,c',r,s] * dy[n, k, %s, %s]\n"
+        fprintf(f, "  dx[n,c,i,j] = sum_{k=%dg}^{%dg+%d} sum_{r<%d} sum_{s<%d} w[k,c',r,s] * dy[n, k, %s, %s]\n"
                 "  with g = c div %d, c' = c - %dg: only the %d filters of c's group read channel c\n",
                 e->kg, e->kg, e->kg - 1, p->r, p->s, qh, qw, e->cg, e->cg, e->kg);
     fprintf(f, "  over the taps (r,s) whose dy row %s and column %s are whole numbers\n"
@@ -249,8 +249,8 @@ static void equations(FILE *f, const explain_t *e)
                 "    turn each %d x %d map of dy into a %d x %d map D (the stride's divisibility test);\n",
                 p->stride_h - 1, p->stride_w - 1, e->P, e->Q, hd, wd);
     else fprintf(f, "  - stride 1: no zeros to insert, D = dy (%d x %d);\n", hd, wd);
-    fprintf(f, "  - D padded by top (R-1)*dh - pt = %d, bottom (R-1)*dh - pb + rem_h = %d,\n"
-            "    left (S-1)*dw - pl = %d, right (S-1)*dw - pr + rem_w = %d (negative: cropped): %d x %d;\n",
+    fprintf(f, "  - D padded by top (R-1)*dil_h - pt = %d, bottom (R-1)*dil_h - pb + rem_h = %d,\n"
+            "    left (S-1)*dil_w - pl = %d, right (S-1)*dil_w - pr + rem_w = %d (negative: cropped): %d x %d;\n",
             pads[0], pads[1], pads[2], pads[3], hd + pads[0] + pads[1], wd + pads[2] + pads[3]);
     fprintf(f, "  - correlated at stride 1, dilation %dx%d, with the kernel flipped 180 degrees and its\n"
             "    filter and channel axes swapped: w'[c,k',r,s] = w[%sk', %s, %d-r, %d-s],\n"
@@ -277,7 +277,7 @@ static void numbers(FILE *f, const explain_t *e)
 {
     const ccnn_conv2d_params *p = &e->p;
     fprintf(f, "4. Example (seed %llu): small integers, computed by the reference implementation\n\n", e->seed);
-    grid gx = {"x", "h", "w", e->x, p->c, p->h, p->w};
+    grid gx = {"x", "i", "j", e->x, p->c, p->h, p->w};
     print_grids(f, &gx, p->n * p->c);
     grid gw = {"w", "r", "s", e->w, e->cg, p->r, p->s};
     print_grids(f, &gw, p->k * e->cg);
@@ -287,7 +287,7 @@ static void numbers(FILE *f, const explain_t *e)
     fprintf(f, "  dy, chosen for the example:\n\n");
     grid gdy = {"dy", "p", "q", e->dy, p->k, e->P, e->Q};
     print_grids(f, &gdy, p->n * p->k);
-    grid gdx = {"dx", "h", "w", e->dx, p->c, p->h, p->w};
+    grid gdx = {"dx", "i", "j", e->dx, p->c, p->h, p->w};
     print_grids(f, &gdx, p->n * p->c);
     grid gdw = {"dw", "r", "s", e->dw, e->cg, p->r, p->s};
     print_grids(f, &gdw, p->k * e->cg);

@@ -81,7 +81,7 @@ CCNN_TEST(explain_html_self_contained)
     CHECK_MSG(count(h, "<svg") == 3 && count(h, "</svg>") == 3, "%d svg elements", count(h, "<svg"));
     CHECK(!strstr(h, "<script") && !strstr(h, "src=") && !strstr(h, "<link") && !strstr(h, "@import"));
     CHECK(strstr(h, "never read: dx = 0") && strstr(h, "read by 2 windows"));
-    CHECK(strstr(h, "dx[0,0,h,w]") && strstr(h, "(the reference: "));
+    CHECK(strstr(h, "dx[0,0,i,j]") && strstr(h, "(the reference: "));
     CHECK(!strstr(h, "0 <= p <")); /* the text is escaped: "<" only as &lt; */
     free(h);
     static const char *figs[] = {"windows", "delta", "kernels"};
