@@ -132,9 +132,10 @@ static void output_size(FILE *f, const explain_t *e, int vertical)
     fprintf(f, "    = floor((%d + %d + %d - %d*%d - 1) / %d) + 1 = floor(%d/%d) + 1 = %d\n", in, pa, pb, dil,
             taps - 1, st, num, st, out);
     int padded = in + pa + pb, last = (out - 1) * st + dil * (taps - 1); /* padded index of the last tap */
-    fprintf(f, "  The padded input has %d %ss (padded %s i is input %s i - %d). The last window\n"
-            "  (output %s %d) starts at padded %s %d; its last tap is padded %s %d.\n ", padded, row, row, row, pa,
-            row, out - 1, row, (out - 1) * st, row, last);
+    char shift[64] = " (no padding before it: padded index = input index)";
+    if (pa) snprintf(shift, sizeof shift, " (padded %s i is input %s i - %d)", row, row, pa);
+    fprintf(f, "  The padded input has %d %ss%s.\n  The last window (output %s %d) starts at padded %s %d;"
+            " its last tap is padded %s %d.\n ", padded, row, shift, row, out - 1, row, (out - 1) * st, row, last);
     if (!rem) {
         fprintf(f, " %d is a multiple of %s = %d: the last window ends exactly at the end of the\n"
                 "  padded input (rem = 0).\n\n", num, s, st);
@@ -197,6 +198,20 @@ static void unread(FILE *f, const explain_t *e, int vertical)
     if (twice) fputc('\n', f);
 }
 
+/* "2g", or "g" for a coefficient of 1. */
+static void scaled(char *buf, size_t len, int coeff, const char *var)
+{
+    if (coeff == 1) snprintf(buf, len, "%s", var);
+    else snprintf(buf, len, "%d%s", coeff, var);
+}
+
+/* "3" or "2..5". */
+static void range(FILE *f, int a, int b)
+{
+    if (a == b) fprintf(f, "%d", a);
+    else fprintf(f, "%d..%d", a, b);
+}
+
 static void groups(FILE *f, const explain_t *e)
 {
     int G = e->p.groups;
@@ -204,12 +219,19 @@ static void groups(FILE *f, const explain_t *e)
         fprintf(f, "  groups = 1: every filter reads all %d channels; channel c' of a filter is channel c.\n", e->p.c);
         return;
     }
-    fprintf(f, "  groups = %d: Cg = C/G = %d channels and Kg = K/G = %d filters per group; filter k is in\n"
-            "  group g = k div %d and reads channels g*%d .. g*%d + %d:\n", G, e->cg, e->kg, e->kg, e->cg,
-            e->cg, e->cg - 1);
-    for (int g = 0; g < G && g < 8; g++)
-        fprintf(f, "    group %d: filters %d..%d read channels %d..%d\n", g, g * e->kg, (g + 1) * e->kg - 1,
-                g * e->cg, (g + 1) * e->cg - 1);
+    char gc[32];
+    scaled(gc, sizeof gc, e->cg, "g");
+    fprintf(f, "  groups = %d: Cg = C/G = %d channel(s) and Kg = K/G = %d filter(s) per group; filter k is\n"
+            "  in group g = k div %d and reads ", G, e->cg, e->kg, e->kg);
+    if (e->cg == 1) fprintf(f, "channel %s:\n", gc);
+    else fprintf(f, "channels %s .. %s + %d:\n", gc, gc, e->cg - 1);
+    for (int g = 0; g < G && g < 8; g++) {
+        fprintf(f, "    group %d: filter%s ", g, e->kg > 1 ? "s" : "");
+        range(f, g * e->kg, (g + 1) * e->kg - 1);
+        fprintf(f, " read%s channel%s ", e->kg > 1 ? "" : "s", e->cg > 1 ? "s" : "");
+        range(f, g * e->cg, (g + 1) * e->cg - 1);
+        fputc('\n', f);
+    }
     if (G > 8) fprintf(f, "    ... (%d groups in all)\n", G);
 }
 
@@ -221,9 +243,12 @@ static void equations(FILE *f, const explain_t *e)
     explain_index(iw, sizeof iw, p->stride_w, "q", p->dilation_w, "s", p->pad_left);
     explain_quotient(qh, sizeof qh, "i", p->pad_top, p->dilation_h, "r", p->stride_h);
     explain_quotient(qw, sizeof qw, "j", p->pad_left, p->dilation_w, "s", p->stride_w);
+    char gc[32], gk[64] = "", kg[32];
+    scaled(gc, sizeof gc, e->cg, "g");
+    scaled(kg, sizeof kg, e->kg, "g");
     if (p->groups == 1) snprintf(ch, sizeof ch, "c'");
-    else snprintf(ch, sizeof ch, "%dg + c'", e->cg);
-    const char *gk = p->groups == 1 ? "" : ", g = k div Kg";
+    else snprintf(ch, sizeof ch, "%s + c'", gc);
+    if (p->groups > 1) snprintf(gk, sizeof gk, ", g = k div %d", e->kg);
     fprintf(f, "3. The equations of docs/backprop.md for this layer\n\n");
     fprintf(f, "(1) forward\n  y[n,k,p,q] = %ssum_{c'<%d} sum_{r<%d} sum_{s<%d} w[k,c',r,s] * x[n, %s, %s, %s]%s\n",
             e->bias ? "b[k] + " : "", e->cg, p->r, p->s, ch, ih, iw, gk);
@@ -235,9 +260,9 @@ static void equations(FILE *f, const explain_t *e)
         fprintf(f, "  dx[n,c,i,j] = sum_{k<%d} sum_{r<%d} sum_{s<%d} w[k,c,r,s] * dy[n, k, %s, %s]\n", p->k, p->r,
                 p->s, qh, qw);
     else
-        fprintf(f, "  dx[n,c,i,j] = sum_{k=%dg}^{%dg+%d} sum_{r<%d} sum_{s<%d} w[k,c',r,s] * dy[n, k, %s, %s]\n"
-                "  with g = c div %d, c' = c - %dg: only the %d filters of c's group read channel c\n",
-                e->kg, e->kg, e->kg - 1, p->r, p->s, qh, qw, e->cg, e->cg, e->kg);
+        fprintf(f, "  dx[n,c,i,j] = sum_{k=%s}^{%s+%d} sum_{r<%d} sum_{s<%d} w[k,c',r,s] * dy[n, k, %s, %s]\n"
+                "  with g = c div %d, c' = c - %s: only the %d filter(s) of c's group read channel c\n",
+                kg, kg, e->kg - 1, p->r, p->s, qh, qw, e->cg, gc, e->kg);
     fprintf(f, "  over the taps (r,s) whose dy row %s and column %s are whole numbers\n"
             "  with 0 <= p < %d and 0 <= q < %d.\n", qh, qw, e->P, e->Q);
     int pads[4];
