@@ -12,6 +12,13 @@ CFLAGS  += -std=c11 -Wall -Wextra -fno-math-errno -fopenmp -fPIC -D_POSIX_C_SOUR
 LDLIBS  += -lcjson -lz -lm -fopenmp
 # libstb (image decoding) for `ccnn predict`
 LDLIBS_CLI = -lstb
+# Open MPI (optional; docs/distributed.md): data-parallel training when
+# pkg-config finds ompi-c. MPI=1 / MPI=0 forces it on or off.
+MPI ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+CFLAGS  += -DCCNN_MPI $(shell pkg-config --cflags ompi-c)
+LDLIBS  += $(shell pkg-config --libs ompi-c)
+endif
 
 LIB_SRC   := $(sort $(wildcard src/*/*.c))
 CLI_SRC   := $(sort $(wildcard cli/*.c))

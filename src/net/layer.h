@@ -32,6 +32,13 @@ typedef struct ccnn_run {
      * a layer whose ops say set_din may write it (=) instead of adding;
      * only given for one-input layers that set set_din. */
     int din_fresh;
+    /* Data-parallel training (dist/dist.h): the processes' communication,
+     * NULL in a single process. This call's images are [first, first +
+     * batch) of a step of global_batch images (0 and batch alone), so
+     * draws keyed by an image's place in the batch, batch statistics and
+     * the mean loss are the step's, whichever process holds the image. */
+    struct ccnn_dist *dist;
+    int first, global_batch;
 } ccnn_run;
 
 /* A named tensor of a layer, within its params or state. */
