@@ -86,7 +86,7 @@ test-sanitize:
 # measures PyTorch and prints the combined table last. docs/performance.md.
 # With PyTorch: ccnn and PyTorch alternate, REPEAT runs of each, medians.
 REPEAT ?= 3
-bench: $(BENCH_BIN)
+bench: $(BENCH_BIN) all
 	@rm -f $(BUILD)/bench/results.csv
 	@if [ -f bench/bench_torch.py ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then \
 	    /usr/bin/python3 bench/bench_torch.py --run-ccnn $(BUILD)/bench --repeat $(REPEAT) \
@@ -95,6 +95,8 @@ bench: $(BENCH_BIN)
 	    for b in $(BENCH_BIN); do echo "== $$b"; $$b --csv $(BUILD)/bench/results.csv || exit 1; echo; done; \
 	    echo "(no PyTorch comparison: /usr/bin/python3 lacks torch; ./scripts/install-deps.sh --bench)"; \
 	fi
+	@echo "== data-parallel training (bench/dist/run.sh, docs/distributed.md)"
+	@REPEAT=$(REPEAT) bench/dist/run.sh $(BUILD)
 
 # Training to accuracy on Fashion-MNIST (minutes; FULL=1: about 45 minutes).
 accuracy: all

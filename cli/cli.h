@@ -37,6 +37,7 @@ int cli_load_model(const char *cmd, const char *path, ccnn_net **net, ccnn_train
 int cli_dist_init(int *argc, char ***argv);
 int cli_dist_rank(void);
 int cli_dist_size(void);
+int cli_dist_local_size(void); /* processes of the job on this machine */
 /* A pointer to MPI_COMM_WORLD for ccnn_trainer_set_comm, NULL without MPI. */
 const void *cli_dist_comm(void);
 /* Every process calls it once, failed or not: returns whether any failed,

@@ -35,7 +35,8 @@ static const char help[] =
     "Ctrl-C stops after the step in progress and saves the model (resume it with\n"
     "--resume); a second Ctrl-C stops at once, leaving the last saved model.\n"
     "Data-parallel: mpirun -np N ccnn train ... trains one model over N processes,\n"
-    "the same bits as one process (docs/distributed.md); --threads is per process.\n";
+    "the same bits as one process (docs/distributed.md); --threads is per process\n"
+    "(default: the machine's cores shared among its processes).\n";
 
 typedef struct options {
     const char *net, *data, *out, *resume;
@@ -231,6 +232,10 @@ int cmd_train(int argc, char **argv)
     if (o.threads > 0) ccnn_set_num_threads(o.threads);
     if (cli_dist_init(&argc, &argv)) return 1;
     const int rank = cli_dist_rank(), procs = cli_dist_size();
+    if (o.threads <= 0 && cli_dist_local_size() > 1) { /* the machine's cores shared out */
+        int t = ccnn_get_num_threads() / cli_dist_local_size();
+        ccnn_set_num_threads(t > 0 ? t : 1);
+    }
     int agreed = 0; /* whether the processes have passed the setup check */
 
     char err[512], out_buf[4096];

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int g_rank, g_size = 1;
+static int g_rank, g_size = 1, g_local = 1;
 
 #ifdef CCNN_MPI
 #include <mpi.h>
@@ -33,6 +33,11 @@ int cli_dist_init(int *argc, char ***argv)
     g_mpi = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+    MPI_Comm node;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+        MPI_Comm_size(node, &g_local);
+        MPI_Comm_free(&node);
+    }
     if (g_rank > 0) { /* one copy of the output: rank 0's */
         if (!freopen("/dev/null", "w", stdout)) return -1;
         FILE *m = open_memstream(&g_buf, &g_len);
@@ -94,3 +99,4 @@ void cli_dist_finish(void) {}
 
 int cli_dist_rank(void) { return g_rank; }
 int cli_dist_size(void) { return g_size; }
+int cli_dist_local_size(void) { return g_local; }
