@@ -162,6 +162,11 @@ int ccnn_dist_sum(ccnn_dist *d, double *v, int n)
     return CCNN_OK;
 }
 
+int ccnn_dist_min(ccnn_dist *d, int v, int *out)
+{
+    return MPI_Allreduce(&v, out, 1, MPI_INT, MPI_MIN, d->comm) == MPI_SUCCESS ? CCNN_OK : CCNN_EDIST;
+}
+
 int ccnn_dist_any(ccnn_dist *d, int flag, int *any)
 {
     int in = flag != 0;
@@ -191,6 +196,7 @@ int ccnn_dist_reduce_chunks(ccnn_dist *d, float *c, size_t s, int n, float *o, s
 { (void)d; (void)c; (void)s; (void)n; (void)o; (void)len; (void)tag; return CCNN_EDIST; }
 int ccnn_dist_wait(ccnn_dist *d) { (void)d; return CCNN_EDIST; }
 int ccnn_dist_sum(ccnn_dist *d, double *v, int n) { (void)d; (void)v; (void)n; return CCNN_EDIST; }
+int ccnn_dist_min(ccnn_dist *d, int v, int *o) { (void)d; (void)v; (void)o; return CCNN_EDIST; }
 int ccnn_dist_any(ccnn_dist *d, int f, int *a) { (void)d; (void)f; (void)a; return CCNN_EDIST; }
 int ccnn_dist_same(ccnn_dist *d, uint64_t h, int *s) { (void)d; (void)h; (void)s; return CCNN_EDIST; }
 #endif

@@ -56,6 +56,8 @@ int ccnn_dist_wait(ccnn_dist *d);
 /* Sums of n doubles over the processes, added in rank order (so the same
  * bits on every process). */
 int ccnn_dist_sum(ccnn_dist *d, double *v, int n);
+/* *out = the smallest v over the processes (the worst CCNN_E* code). */
+int ccnn_dist_min(ccnn_dist *d, int v, int *out);
 /* 1 in *any if `flag` is non-zero on any process. */
 int ccnn_dist_any(ccnn_dist *d, int flag, int *any);
 /* *same = 1 if h is the same on every process. */

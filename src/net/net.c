@@ -405,11 +405,11 @@ static int chunked(const ccnn_layer *l)
     return l->n_params && l->spec.type != CCNN_LAYER_BATCHNORM;
 }
 
-/* Backward of layer l one chunk of CCNN_CHUNK images at a time, each
- * chunk's weight gradient into its own slice of chunk_grads; then the
- * chunks added in order into l->grads (across the processes, in rank
- * order, with a communicator). The chunks are independent: such a layer
- * treats every image apart but for the sums over the batch. */
+/* Backward of layer l one chunk of CCNN_CHUNK images at a time; the
+ * chunks' weight gradients are added in chunk order into l->grads (across
+ * the processes, in rank order, with a communicator). The chunks are
+ * independent: such a layer treats every image apart but for the sums
+ * over the batch. */
 static int backward_chunked(ccnn_net *net, ccnn_layer *l, const ccnn_run *run)
 {
     const int batch = run->batch, n_chunks = (batch + CCNN_CHUNK - 1) / CCNN_CHUNK;
@@ -421,11 +421,24 @@ static int backward_chunked(ccnn_net *net, ccnn_layer *l, const ccnn_run *run)
         din0[j] = l->din[j];
         in_size[j] = ccnn_shape_size(l->in_shape[j]);
     }
+    /* The first process of the chain (or a process alone) starts the sum:
+     * its chunks may go straight into one sum, since a layer adds each
+     * chunk's gradient to l->grads as a finished value (g + c_k, the same
+     * bits as adding c_k kept apart), which saves the buffers' memory
+     * traffic. The others hold theirs apart until the sum before them
+     * arrives. */
+    const int direct = !run->dist || ccnn_dist_rank(run->dist) == 0;
+    float *acc = net->chunk_grads + l->param_offset;
+    if (run->dist && direct) memset(acc, 0, l->n_params * sizeof(float));
     int rc = CCNN_OK;
     for (int k = 0; k < n_chunks && !rc; k++) {
         const int a = k * CCNN_CHUNK, count = batch - a < CCNN_CHUNK ? batch - a : CCNN_CHUNK;
-        l->grads = net->chunk_grads + (size_t)k * net->n_params + l->param_offset;
-        memset(l->grads, 0, l->n_params * sizeof(float));
+        if (direct) {
+            l->grads = run->dist ? acc : grads0; /* grads0 was zeroed by the engine */
+        } else {
+            l->grads = acc + (size_t)k * net->n_params;
+            memset(l->grads, 0, l->n_params * sizeof(float));
+        }
         for (int j = 0; j < l->n_in; j++) {
             l->in[j] = in0[j] + (size_t)a * in_size[j];
             l->din[j] = din0[j] ? din0[j] + (size_t)a * in_size[j] : NULL;
@@ -442,17 +455,9 @@ static int backward_chunked(ccnn_net *net, ccnn_layer *l, const ccnn_run *run)
     }
     l->dout = dout0;
     l->grads = grads0;
-    if (rc) return rc;
-    float *restrict acc = net->chunk_grads + l->param_offset;
-    if (run->dist)
-        return ccnn_dist_reduce_chunks(run->dist, acc, net->n_params, n_chunks, grads0, l->n_params,
-                                       l->index);
-    for (int k = 1; k < n_chunks; k++) {
-        const float *restrict c = acc + (size_t)k * net->n_params;
-        for (size_t i = 0; i < l->n_params; i++) acc[i] += c[i];
-    }
-    memcpy(grads0, acc, l->n_params * sizeof(float));
-    return CCNN_OK;
+    if (rc || !run->dist) return rc;
+    return ccnn_dist_reduce_chunks(run->dist, acc, net->n_params, direct ? 1 : n_chunks, grads0,
+                                   l->n_params, l->index);
 }
 
 int ccnn_net_backward(ccnn_net *net, const uint8_t *labels, float *dx)
@@ -467,7 +472,7 @@ int ccnn_net_backward(ccnn_net *net, const uint8_t *labels, float *dx)
     ccnn_run run = {batch, 1, net->train.seed, net->last_step, labels, 0, NULL, 0, batch};
     set_dist(net, &run);
     int n_chunks = (batch + CCNN_CHUNK - 1) / CCNN_CHUNK;
-    if ((size_t)n_chunks * net->n_params > net->chunk_floats) {
+    if (run.dist && (size_t)n_chunks * net->n_params > net->chunk_floats) {
         float *c = realloc(net->chunk_grads, (size_t)n_chunks * net->n_params * sizeof(float));
         if (!c) return CCNN_ENOMEM;
         net->chunk_grads = c;

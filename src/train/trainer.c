@@ -244,6 +244,11 @@ int ccnn_trainer_epoch(ccnn_trainer *tr, const ccnn_dataset *train, ccnn_epoch_s
         }
         net->dist = NULL;
         if (rc == CCNN_OK && !all_finite(net->grads, net->n_params)) rc = CCNN_ENONFINITE;
+        /* a failure on one process (a non-finite loss on its images) stops all */
+        if (tr->dist && rc != CCNN_EDIST) {
+            int agreed = ccnn_dist_min(tr->dist, rc, &rc);
+            if (agreed) rc = agreed;
+        }
         if (rc) {
             if (rc == CCNN_ENONFINITE && bad_step) *bad_step = step;
             return rc;
