@@ -18,6 +18,7 @@ MPI ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
 ifeq ($(MPI),1)
 CFLAGS  += -DCCNN_MPI $(shell pkg-config --cflags ompi-c)
 LDLIBS  += $(shell pkg-config --libs ompi-c)
+PC_REQUIRES = ompi-c
 endif
 
 LIB_SRC   := $(sort $(wildcard src/*/*.c))
@@ -59,7 +60,7 @@ $(BUILD)/libccnn.so: $(LIB_OBJ)
 $(BUILD)/ccnn.pc: ccnn.pc.in Makefile
 	@mkdir -p $(BUILD)
 	sed -e 's|@LIBDIR@|$(abspath $(BUILD))|' -e 's|@INCLUDEDIR@|$(abspath include)|' \
-	    -e 's|@RPATH@|-Wl,-rpath,$${libdir} |' ccnn.pc.in > $@
+	    -e 's|@RPATH@|-Wl,-rpath,$${libdir} |' -e 's|@REQUIRES@|$(PC_REQUIRES)|' ccnn.pc.in > $@
 
 $(BUILD)/ccnn: $(CLI_OBJ) $(BUILD)/libccnn.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libccnn.a $(LDFLAGS) $(LDLIBS) $(LDLIBS_CLI)
@@ -71,14 +72,20 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libccnn.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libccnn.a $(LDFLAGS) $(LDLIBS)
 
-test: $(BUILD)/ccnn_tests all
+# With MPI: a program embedding the library data-parallel (tests/test_dist.c runs it).
+MPI_EMBED := $(if $(filter 1,$(MPI)),$(BUILD)/mpi_embed)
+$(BUILD)/mpi_embed: tests/mpi/embed.c $(BUILD)/libccnn.a
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libccnn.a $(LDFLAGS) $(LDLIBS)
+
+test: $(BUILD)/ccnn_tests all $(MPI_EMBED)
 	$(BUILD)/ccnn_tests
 
 # Same suite, instrumented; its own build folder so objects never mix.
 # The command is instrumented too, and the CLI tests run it.
 test-sanitize:
 	$(MAKE) BUILD=build/sanitize OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	    LDFLAGS="-fsanitize=address,undefined" build/sanitize/ccnn_tests build/sanitize/ccnn
+	    LDFLAGS="-fsanitize=address,undefined" build/sanitize/ccnn_tests build/sanitize/ccnn \
+	    $(if $(filter 1,$(MPI)),build/sanitize/mpi_embed)
 	ASAN_OPTIONS=detect_leaks=1 CCNN_CLI=build/sanitize/ccnn build/sanitize/ccnn_tests
 
 # Each bench program prints its own table and appends machine-readable lines
@@ -108,6 +115,7 @@ install: all
 	install -m 644 $(BUILD)/libccnn.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libccnn.so $(DESTDIR)$(PREFIX)/lib/
 	sed -e 's|@LIBDIR@|$(PREFIX)/lib|' -e 's|@INCLUDEDIR@|$(PREFIX)/include|' -e 's|@RPATH@||' \
+	    -e 's|@REQUIRES@|$(PC_REQUIRES)|' \
 	    ccnn.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ccnn.pc
 	if [ -f $(BUILD)/ccnn ]; then install -m 755 $(BUILD)/ccnn $(DESTDIR)$(PREFIX)/bin/; fi
 

@@ -248,3 +248,24 @@ CCNN_TEST(dist_corrupt_data_stops_all)
     CHECK(access(path, F_OK) != 0);
     cleanup(dir);
 }
+
+/* tests/mpi/embed.c: the library alone, the typed ccnn_trainer_set_mpi_comm;
+ * the same model (hash) and accuracy at N = 1, 2, 3, 5, and the library
+ * refuses 6 processes for a step of 5 chunks (CCNN_EINVAL, no hang). */
+CCNN_TEST(dist_library_embedded)
+{
+    SKIP_UNLESS_MPI();
+    char bin[512], first[256] = "";
+    const char *c = cli(), *slash = strrchr(c, '/');
+    snprintf(bin, sizeof bin, "%.*smpi_embed", slash ? (int)(slash - c + 1) : 0, c);
+    REQUIRE(access(bin, X_OK) == 0);
+    const int nps[] = {1, 2, 3, 5};
+    for (int i = 0; i < 4; i++) {
+        int rc = sh(out_buf, sizeof out_buf, MPIRUN " -np %d %s", nps[i], bin);
+        CHECK_MSG(rc == 0 && !strncmp(out_buf, "model ", 6), "np %d: exit %d:\n%s", nps[i], rc, out_buf);
+        if (i == 0) snprintf(first, sizeof first, "%.200s", out_buf);
+        else CHECK_MSG(!strncmp(first, out_buf, 200), "np %d: %s, alone: %s", nps[i], out_buf, first);
+    }
+    int rc = sh(out_buf, sizeof out_buf, MPIRUN " -np 6 %s", bin);
+    CHECK_MSG(rc != 0 && rc != 124 && strstr(out_buf, "invalid argument"), "np 6: exit %d:\n%s", rc, out_buf);
+}
