@@ -32,8 +32,10 @@ static const char help[] =
     "  --out MODEL     where to write the model\n"
     "  --resume MODEL  continue a run from its model file (bitwise as if never stopped)\n"
     "\n"
-    "Ctrl-C stops after the step in progress and saves the model (resume it with\n"
-    "--resume); a second Ctrl-C stops at once, leaving the last saved model.\n"
+    "Ctrl-C (or SIGUSR1) stops after the step in progress and saves the model\n"
+    "(resume it with --resume); a second one stops at once, leaving the last saved\n"
+    "model. Under mpirun, Ctrl-C ends the job at once; kill -USR1 MPIRUN_PID stops it\n"
+    "after a step, saved.\n"
     "Data-parallel: mpirun -np N ccnn train ... trains one model over N processes,\n"
     "the same bits as one process (docs/distributed.md); --threads is per process\n"
     "(default: the machine's cores shared among its processes).\n";
@@ -244,7 +246,7 @@ int cmd_train(int argc, char **argv)
     ccnn_dataset *train = NULL, *test = NULL;
     ccnn_epoch_stats *hist = NULL;
     int *confusion = NULL, status = 1, rc;
-    void (*old_sigint)(int) = SIG_DFL;
+    void (*old_sigint)(int) = SIG_DFL, (*old_sigusr1)(int) = SIG_DFL;
 
     if (o.resume) {
         if (cli_load_model("train", o.resume, &net, &tr)) goto done;
@@ -309,6 +311,9 @@ int cmd_train(int argc, char **argv)
     fflush(stdout);
     g_trainer = tr;
     old_sigint = signal(SIGINT, on_sigint);
+    /* mpirun ends the job on Ctrl-C but forwards SIGUSR1: the way to stop
+     * a data-parallel run after a step, saved */
+    old_sigusr1 = signal(SIGUSR1, on_sigint);
     double test_acc = NAN;
     for (int e = done_epochs; e < cfg->epochs; e++) {
         ccnn_epoch_stats st;
@@ -370,6 +375,7 @@ int cmd_train(int argc, char **argv)
 done:
     if (!agreed) cli_dist_failed(1); /* so the others stop too */
     signal(SIGINT, old_sigint);
+    signal(SIGUSR1, old_sigusr1);
     g_trainer = NULL;
     free(hist);
     free(confusion);

@@ -331,7 +331,8 @@ typedef struct ccnn_epoch_stats {
     double loss, train_acc, test_acc, seconds, images_per_s, lr;
 } ccnn_epoch_stats;
 
-/* Called after every batch; return non-zero to stop. */
+/* Called after every batch; return non-zero to stop there (the epoch then
+ * returns CCNN_EINTR, as after ccnn_trainer_request_stop). */
 typedef int (*ccnn_progress_fn)(void *user, int epoch, int batch, int n_batches,
                                 double loss, double images_per_s);
 
@@ -339,10 +340,12 @@ typedef int (*ccnn_progress_fn)(void *user, int epoch, int batch, int n_batches,
  * buffers; it does not own the net or the data sets. */
 int ccnn_trainer_create(ccnn_trainer **out, ccnn_net *net);
 void ccnn_trainer_free(ccnn_trainer *tr);
-/* One epoch over `train` (shuffled from the seed and the epoch number).
+/* One epoch over `train` (shuffled from the seed and the epoch number), or
+ * the rest of one stopped mid-epoch (ccnn_trainer_epoch_step).
  * Returns CCNN_ENONFINITE if the loss or a gradient becomes NaN or infinite;
  * then *bad_step (may be NULL) says at which step, and the parameters are
- * left as they were after the last good step. */
+ * left as they were after the last good step. CCNN_EINTR: stopped on
+ * request after a step (stats cover the steps run). */
 int ccnn_trainer_epoch(ccnn_trainer *tr, const ccnn_dataset *train, ccnn_epoch_stats *stats,
                        ccnn_progress_fn progress, void *user, uint64_t *bad_step);
 int ccnn_trainer_epochs_done(const ccnn_trainer *tr);
