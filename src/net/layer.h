@@ -10,7 +10,14 @@
  * engine zeroes them first). A layer output read by several layers thus
  * receives the sum of their gradients, as the chain rule requires. The one
  * exception saves a pass over memory: a layer that is the only reader of
- * its input may be told (run->din_fresh) to write din[0] outright. */
+ * its input may be told (run->din_fresh) to write din[0] outright.
+ *
+ * Weight gradients are computed chunk by chunk (CCNN_CHUNK images per call,
+ * net.c) for every layer with parameters but batch norm, so such a layer
+ * must treat images independently, and add each call's weight gradient to
+ * l->grads as one finished value per element (grads[i] += dw[i]; a GEMM
+ * with beta 1 whose K fits one block does the same): then the calls add up
+ * to the chunk-order sum that data-parallel training reproduces. */
 #ifndef CCNN_LAYER_H
 #define CCNN_LAYER_H
 
