@@ -6,11 +6,12 @@
 #   2x1 tcp  the same over TCP (--mca btl tcp,self)
 # for the default network and nets/fashion-resnet.net; the three alternate,
 # REPEAT runs of each, medians; efficiency = 2x1 / 1x2.
-# Usage: bench/dist/run.sh [BUILD] (called by `make bench`). Skips without
-# mpirun or without an MPI build.
+# Usage: [REPEAT=3] [NETS="default resnet"] bench/dist/run.sh [BUILD] (called
+# by `make bench`). Skips without mpirun or without an MPI build.
 set -eu
 BUILD=${1:-build}
 REPEAT=${REPEAT:-3}
+NETS=${NETS:-default resnet}     # which of the two to measure
 DATA=${DATA:-/usr/share/datasets/fashion-mnist}
 CCNN="$BUILD/ccnn"
 if ! command -v mpirun >/dev/null 2>&1; then
@@ -46,7 +47,7 @@ ips() { # command...: the epoch line's img/s
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 printf '%-16s %10s %10s %10s %8s %8s\n' network "1x2 img/s" "2x1 shm" "2x1 tcp" "eff shm" "eff tcp"
-for net in default resnet; do
+for net in $NETS; do
     if [ $net = default ]; then netopt=""; else netopt="--net nets/fashion-resnet.net"; fi
     a="" b="" c=""
     for r in $(seq "$REPEAT"); do
