@@ -207,13 +207,13 @@ NETS = [("default", "fashion-default.net", 3200, 3.5, 3.0),
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run_train_torch(net, threads, images):
+def run_train_torch(net, threads, images, clock):
     """train_torch.py in its own process (so that its max RSS is the
     training's alone); its result dict or None."""
     script = os.path.join(HERE, "train_torch.py")
     out = subprocess.run([sys.executable, script, "--net", net, "--threads", str(threads),
-                          "--images", str(images), "--csv", "-"], stdout=subprocess.PIPE,
-                         text=True)
+                          "--images", str(images), "--clock", clock, "--csv", "-"],
+                         stdout=subprocess.PIPE, text=True)
     res = None
     for line in out.stdout.splitlines():
         f = line.split(",")
@@ -297,6 +297,9 @@ def main():
         torch_runs.append(res)
 
     nets = [n for n in NETS if n[0] in a.nets.split(",")] if not a.no_train else []
+    # 2 threads, as the conv table's largest count; 1 with --clock cpu (CPU
+    # time at 2 threads would count both threads' spinning)
+    train_threads = 1 if a.clock == "cpu" else 2
     train_pairs = {}  # net: [(ccnn train dict or None, torch train dict or None) per run]
     for rep in range(repeat):
         tag = f" (run {rep + 1} of {repeat})" if repeat > 1 else ""
@@ -306,11 +309,13 @@ def main():
                 print(f"== ccnn bench_train {netfile}{tag}", flush=True)
                 ct = run_ccnn(os.path.join(a.run_ccnn, "bench_train"),
                               ["--net", os.path.join(HERE, "..", "nets", netfile),
-                               "--images", str(images)], a.log)[2].get(netfile)
+                               "--images", str(images), "--threads", str(train_threads),
+                               "--clock", a.clock], a.log)[2].get(netfile)
             elif rep < len(ccnn_runs):
                 ct = ccnn_runs[rep][2].get(netfile)
             print(f"== PyTorch train_torch.py --net {net}{tag}", flush=True)
-            tt = run_train_torch(net, ct["threads"] if ct else 2, ct["images"] if ct else images)
+            tt = run_train_torch(net, ct["threads"] if ct else train_threads,
+                                 ct["images"] if ct else images, a.clock)
             train_pairs.setdefault(net, []).append((ct, tt))
 
     # ---- medians over the runs ----
@@ -324,12 +329,12 @@ def main():
 
     # ---- the combined table ----
     runs_note = f", medians of {repeat} runs of each" if repeat > 1 else ""
-    if a.clock == "cpu":
-        runs_note += ", CPU time"
+    conv_note = runs_note + (", CPU time" if a.clock == "cpu" else "")
     isa_note = (f"ISA {a.isa}: CCNN_ISA={os.environ.get('CCNN_ISA')}, "
                 f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', 'unset')}"
                 if a.isa else "ISA: each library's best")
-    print(f"\n==== ccnn vs PyTorch: convolution GFLOP/s (ratio > 1: ccnn faster{runs_note}) ====")
+    train_note = runs_note + (", CPU time" if a.clock == "cpu" else "")
+    print(f"\n==== ccnn vs PyTorch: convolution GFLOP/s (ratio > 1: ccnn faster{conv_note}) ====")
     print(isa_note)
     if peak:
         print(f"FMA peak measured by bench_conv ({'/'.join(sorted(PEAK_ISA))} loop): " + ", ".join(
@@ -375,7 +380,7 @@ def main():
         tt = {k: med([t[k] for t in tt_all]) for k in ("images_per_s", "maxrss_kb", "base_rss_kb")}
         t0 = tt_all[0]
         print("\n==== end to end: %s, batch %d, %d threads, %d random images%s ===="
-              % (netfile, t0["batch"], t0["threads"], t0["images"], runs_note))
+              % (netfile, t0["batch"], t0["threads"], t0["images"], train_note))
         print(f"{'':<8} {'images/s':>9} {'max RSS MB':>11}")
         ct = None
         if ct_all:
