@@ -10,8 +10,9 @@ CFLAGS  ?= $(OPT) -g
 # reads errno after a math function; strtod and friends still set it).
 CFLAGS  += -std=c11 -Wall -Wextra -fno-math-errno -fopenmp -fPIC -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc
 LDLIBS  += -lcjson -lz -lm -fopenmp
-# libstb (image decoding) for `ccnn predict`
-LDLIBS_CLI = -lstb
+# Image decoding (src/image/): libpng and libjpeg-turbo, made for untrusted files.
+CFLAGS  += $(shell pkg-config --cflags libpng 2>/dev/null)
+LDLIBS  += $(or $(shell pkg-config --libs libpng 2>/dev/null),-lpng16) -ljpeg
 
 LIB_SRC   := $(sort $(wildcard src/*/*.c))
 CLI_SRC   := $(sort $(wildcard cli/*.c))
@@ -55,7 +56,7 @@ $(BUILD)/ccnn.pc: ccnn.pc.in Makefile
 	    -e 's|@RPATH@|-Wl,-rpath,$${libdir} |' ccnn.pc.in > $@
 
 $(BUILD)/ccnn: $(CLI_OBJ) $(BUILD)/libccnn.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libccnn.a $(LDFLAGS) $(LDLIBS) $(LDLIBS_CLI)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libccnn.a $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/ccnn_tests: $(TEST_OBJ) $(BUILD)/libccnn.a
 	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libccnn.a $(LDFLAGS) $(LDLIBS)

@@ -35,7 +35,8 @@ enum {
     CCNN_EFORMAT = -5,   /* a file is corrupt, truncated or of the wrong kind */
     CCNN_ESHAPE = -6,    /* shapes that do not fit together */
     CCNN_ENONFINITE = -7,/* a value became NaN or infinite */
-    CCNN_ENOTFOUND = -8  /* a named item does not exist */
+    CCNN_ENOTFOUND = -8, /* a named item does not exist */
+    CCNN_ELIMIT = -9     /* over a size or memory limit (the message gives both figures) */
 };
 
 /* A readable message for a return code; never NULL. */
@@ -316,6 +317,35 @@ int ccnn_normalize(const ccnn_dataset *ds, const ccnn_input_spec *in, const int 
  * a NULL x, sizes <= 0 or pad < 0. */
 int ccnn_augment(float *x, int count, int c, int h, int w, int pad, int flip,
                  uint64_t seed, uint64_t step);
+
+/* ======================================================================== */
+/* Images                                                                    */
+/* ======================================================================== */
+/* Image files, told apart by their first bytes: PNG (decoded by libpng),
+ * JPEG (libjpeg-turbo; grayscale, YCbCr and RGB, not CMYK) and PBM/PGM/PPM
+ * (P1-P6, maxval up to 65535; the library's own reader). Nothing else.
+ * Only the header is read before the size is checked: an image of more than
+ * max_pixels pixels (0: CCNN_IMAGE_MAX_PIXELS) is refused with CCNN_ELIMIT,
+ * one with a zero width or height with CCNN_EFORMAT. */
+#define CCNN_IMAGE_MAX_PIXELS 33554432ull  /* 32 Mi pixels, e.g. 8192 x 4096 */
+
+typedef struct ccnn_image_info {
+    int w, h;                      /* as stored in the file */
+    int channels;                  /* decoded: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
+    const char *format;            /* "PNG", "JPEG", "PNM"; static */
+} ccnn_image_info;
+
+/* Decodes the image at `path` into out: c x h x w bytes, planar (C x H x W),
+ * resized by bilinear interpolation (pixel centres aligned) and converted to
+ * c channels: 1 takes gray (luma of colour), 2 gray+alpha, 3 RGB (gray
+ * repeated), 4 RGBA (alpha 255 where absent); alpha is otherwise dropped.
+ * Other c: CCNN_ESHAPE. Memory: two rows of the image at c bytes a pixel
+ * plus the decoder's own (libpng holds a whole interlaced PNG, libjpeg-turbo
+ * a progressive JPEG's coefficients), all bounded by max_pixels.
+ * info (may be NULL) receives the file's size and format. On error out is
+ * untouched and err names the file. */
+int ccnn_image_load(const char *path, int c, int h, int w, uint64_t max_pixels, uint8_t *out,
+                    ccnn_image_info *info, char *err, size_t errlen);
 
 /* ======================================================================== */
 /* Training                                                                  */

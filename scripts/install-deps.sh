@@ -1,6 +1,6 @@
 #!/bin/sh
 # install-deps.sh - installs the Debian packages ccnn needs, if missing.
-#   (no flag)   build + data: gcc, make, pkg-config, zlib, libcjson, libstb,
+#   (no flag)   build + data: gcc, make, pkg-config, zlib, libcjson,
 #               libpng, libjpeg-turbo, Fashion-MNIST
 #   --bench     python3-torch (the speed baseline of `make bench`)
 #   --mpi       Open MPI (data-parallel training; `make` finds it by pkg-config)
@@ -10,7 +10,7 @@
 #               (`make test-aarch64`)
 # Flags combine: `install-deps.sh --mpi --fuzz`.
 set -e
-pkgs="gcc make pkg-config zlib1g-dev libcjson-dev libstb-dev libpng-dev libjpeg62-turbo-dev dataset-fashion-mnist"
+pkgs="gcc make pkg-config zlib1g-dev libcjson-dev libpng-dev libjpeg62-turbo-dev dataset-fashion-mnist"
 arm=""
 for flag in "$@"; do
     case "$flag" in

@@ -15,6 +15,7 @@ const char *ccnn_strerror(int code)
     case CCNN_ESHAPE: return "shapes do not fit together";
     case CCNN_ENONFINITE: return "a value became NaN or infinite";
     case CCNN_ENOTFOUND: return "not found";
+    case CCNN_ELIMIT: return "over a size or memory limit";
     default: return "unknown error code";
     }
 }
