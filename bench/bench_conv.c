@@ -23,12 +23,13 @@
  * together at more; each layer's figure is divided by the peak of its own
  * thread count. */
 #include "ccnn.h"
+#include "core/arch.h"
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#if defined(__x86_64__) || defined(__i386__)
+#if CCNN_X86
 #include <immintrin.h>
 #endif
 
@@ -82,7 +83,7 @@ static double median(double *t, int n)
 
 static volatile float peak_sink;
 
-#if defined(__x86_64__) || defined(__i386__)
+#if CCNN_X86
 /* Returns the FLOPs done: iters x 16 FMAs x 16 lanes x 2. */
 __attribute__((target("avx512f"))) static double fma_loop_avx512(long iters)
 {
@@ -147,7 +148,7 @@ static double fma_loop_scalar(long iters)
  * checks the CPU and honours CCNN_ISA). */
 static double fma_loop(ccnn_isa isa, long iters)
 {
-#if defined(__x86_64__) || defined(__i386__)
+#if CCNN_X86
     if (isa == CCNN_ISA_AVX512) return fma_loop_avx512(iters);
     if (isa == CCNN_ISA_AVX2) return fma_loop_avx2(iters);
 #endif

@@ -43,7 +43,8 @@ enum {
 const char *ccnn_strerror(int code);
 
 /* ---- threads ------------------------------------------------------------ */
-/* Number of threads the library uses; n <= 0 means all cores.
+/* Number of threads the library uses; n <= 0 means the environment's
+ * CCNN_THREADS, or all cores when that is unset.
  * Results never depend on this number. */
 void ccnn_set_num_threads(int n);
 int ccnn_get_num_threads(void);

@@ -48,6 +48,12 @@ typedef enum {
 void ccnn_conv_fast_set_im2col(ccnn_im2col_mode m);
 ccnn_im2col_mode ccnn_conv_fast_get_im2col(void);
 
+/* The environment's settings, read once (core/settings.c): isa is a
+ * ccnn_isa or -1 (unset), conv a ccnn_conv_impl, im2col a ccnn_im2col_mode,
+ * threads > 0 or 0 (unset). */
+typedef struct ccnn_env_settings { int isa, conv, im2col, threads; } ccnn_env_settings;
+const ccnn_env_settings *ccnn_env(void);
+
 /* Formats a message into err (which may be NULL; errlen is its size) and
  * returns code: `return ccnn_errf(err, errlen, CCNN_EINVAL, "...", ...);`. */
 int ccnn_errf(char *err, size_t errlen, int code, const char *fmt, ...)

@@ -1,15 +1,15 @@
 /* isa.c - run-time choice of the SIMD level. The kernels are compiled for
  * every level with target attributes; this picks the best the CPU runs,
- * or a lower one forced by CCNN_ISA or ccnn_set_isa(). */
-#include "ccnn.h"
-#include <stdlib.h>
-#include <string.h>
+ * or a lower one forced by CCNN_ISA (core/settings.c) or ccnn_set_isa(). */
+#include "ccnn_internal.h"
+#include "core/arch.h"
+#include <stdatomic.h>
 
-static int g_isa = -1; /* -1: not chosen yet */
+static _Atomic int g_isa = -1; /* -1: not chosen yet */
 
 static ccnn_isa cpu_best(void)
 {
-#if defined(__x86_64__) || defined(__i386__)
+#if CCNN_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
         return CCNN_ISA_AVX512;
@@ -29,15 +29,14 @@ int ccnn_set_isa(ccnn_isa isa)
 
 ccnn_isa ccnn_get_isa(void)
 {
-    if (g_isa < 0) {
-        ccnn_isa best = cpu_best(), want = best;
-        const char *env = getenv("CCNN_ISA");
-        if (env && strcmp(env, "scalar") == 0) want = CCNN_ISA_SCALAR;
-        else if (env && strcmp(env, "avx2") == 0) want = CCNN_ISA_AVX2;
-        else if (env && strcmp(env, "avx512") == 0) want = CCNN_ISA_AVX512;
-        g_isa = (int)(want <= best ? want : best);
+    int isa = atomic_load(&g_isa);
+    if (isa < 0) {
+        int best = (int)cpu_best(), want = ccnn_env()->isa;
+        isa = want >= 0 && want <= best ? want : best;
+        int unset = -1; /* a concurrent ccnn_set_isa wins */
+        if (!atomic_compare_exchange_strong(&g_isa, &unset, isa)) isa = atomic_load(&g_isa);
     }
-    return (ccnn_isa)g_isa;
+    return (ccnn_isa)isa;
 }
 
 const char *ccnn_isa_name(ccnn_isa isa)

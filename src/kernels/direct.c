@@ -2,6 +2,7 @@
  * and the choice of tiles by ISA. Plain loops that a compiler can
  * vectorise over k; the AVX-512 tiles are in direct_avx512.c. */
 #include "kernels/direct.h"
+#include "core/arch.h"
 
 #define KB 16
 #define UW 8
@@ -46,7 +47,7 @@ static const ccnn_direct_kernel k_portable = {KB, UW, fwd_c, wgrad_c};
 
 const ccnn_direct_kernel *ccnn_direct_kernel_for(ccnn_isa isa)
 {
-#ifdef __x86_64__
+#if CCNN_X86
     if (isa == CCNN_ISA_AVX512) return &ccnn_direct_avx512;
 #endif
     (void)isa;

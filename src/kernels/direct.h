@@ -21,6 +21,7 @@
 #define CCNN_DIRECT_H
 
 #include "ccnn.h"
+#include "core/arch.h"
 #include <stdint.h>
 
 /* Most taps one weight-gradient tile takes (a 3x3 channel). */
@@ -51,7 +52,7 @@ typedef struct ccnn_direct_kernel {
 /* The tiles for an ISA level; never NULL (falls back to portable C). */
 const ccnn_direct_kernel *ccnn_direct_kernel_for(ccnn_isa isa);
 
-#ifdef __x86_64__
+#if CCNN_X86
 extern const ccnn_direct_kernel ccnn_direct_avx512;
 #endif
 

@@ -8,8 +8,9 @@
  * arrays become registers. Compiled with a target attribute, chosen at run
  * time (ccnn_direct_kernel_for), as the GEMM's kernels are. */
 #include "kernels/direct.h"
+#include "core/arch.h"
 
-#ifdef __x86_64__
+#if CCNN_X86
 #include <immintrin.h>
 
 #define KB 32

@@ -5,6 +5,7 @@
  * does not depend on what the compiler vectorises), and the compiler may
  * not fuse a multiply and an add here (-std=c11 keeps fp-contract off). */
 #include "kernels/eltwise.h"
+#include "core/arch.h"
 
 #define L CCNN_ELT_LANES
 
@@ -165,7 +166,7 @@ static const ccnn_eltwise_kernels k_scalar = {
 
 const ccnn_eltwise_kernels *ccnn_eltwise_for(ccnn_isa isa)
 {
-#ifdef CCNN_ELTWISE_X86
+#if CCNN_X86
     if (isa == CCNN_ISA_AVX512) return &ccnn_eltwise_avx512;
     if (isa == CCNN_ISA_AVX2) return &ccnn_eltwise_avx2;
 #endif

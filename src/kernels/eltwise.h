@@ -16,6 +16,7 @@
 #define CCNN_ELTWISE_H
 
 #include "ccnn.h"
+#include "core/arch.h"
 #include <stdint.h>
 
 #define CCNN_ELT_LANES 32
@@ -62,8 +63,7 @@ typedef struct ccnn_eltwise_kernels {
 /* The kernels for an ISA level; never NULL (falls back to portable C). */
 const ccnn_eltwise_kernels *ccnn_eltwise_for(ccnn_isa isa);
 
-#if defined(__x86_64__) || defined(__i386__)
-#define CCNN_ELTWISE_X86 1
+#if CCNN_X86
 extern const ccnn_eltwise_kernels ccnn_eltwise_avx2;
 extern const ccnn_eltwise_kernels ccnn_eltwise_avx512;
 #endif

@@ -3,8 +3,9 @@
  * (which never touch memory outside the mask), so small planes stay
  * vectorised. Same results as eltwise.c bit for bit (see eltwise.h). */
 #include "kernels/eltwise.h"
+#include "core/arch.h"
 
-#ifdef CCNN_ELTWISE_X86
+#if CCNN_X86
 #include <immintrin.h>
 
 #define T256 __attribute__((target("avx2")))

@@ -4,8 +4,9 @@
  * instructions (the level ccnn_isa checks for). Same results as
  * eltwise.c bit for bit (see eltwise.h). */
 #include "kernels/eltwise.h"
+#include "core/arch.h"
 
-#ifdef CCNN_ELTWISE_X86
+#if CCNN_X86
 #include <immintrin.h>
 
 #define T512 __attribute__((target("avx512f,avx512vl")))

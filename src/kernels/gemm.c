@@ -11,6 +11,7 @@
  * M/N into whole tiles and each runs this same loop on its part, so every
  * element of C sees the same operations in the same order. */
 #include "kernels/gemm.h"
+#include "core/arch.h"
 #include "ccnn_internal.h"
 #include <omp.h>
 #include <stdlib.h>
@@ -66,7 +67,7 @@ static void transpose_c(const float *restrict src, int64_t lds, int rows, int64_
 }
 
 static const ccnn_gemm_kernel k_scalar = {CMR, CNR, ukernel_c, ukernel_rows_c, transpose_c};
-#ifdef CCNN_GEMM_X86
+#if CCNN_X86
 static const ccnn_gemm_kernel k_avx2 = {6, 16, ccnn_ukernel_avx2, ccnn_ukernel_rows_avx2,
                                         ccnn_transpose_avx2};
 static const ccnn_gemm_kernel k_avx512 = {8, 32, ccnn_ukernel_avx512, ccnn_ukernel_rows_avx512,
@@ -75,7 +76,7 @@ static const ccnn_gemm_kernel k_avx512 = {8, 32, ccnn_ukernel_avx512, ccnn_ukern
 
 const ccnn_gemm_kernel *ccnn_gemm_kernel_for(ccnn_isa isa)
 {
-#ifdef CCNN_GEMM_X86
+#if CCNN_X86
     if (isa == CCNN_ISA_AVX512) return &k_avx512;
     if (isa == CCNN_ISA_AVX2) return &k_avx2;
 #endif

@@ -14,6 +14,7 @@
 #define CCNN_GEMM_H
 
 #include "ccnn.h"
+#include "core/arch.h"
 #include <stdint.h>
 
 /* Threaded: up to ccnn_threads() OpenMP threads, serial when already inside
@@ -166,8 +167,7 @@ ccnn_gemm_dot_fn ccnn_gemm_dot_for(ccnn_isa isa);
 /* out[e] = the sum of the 16 lanes of vacc[e*16 ...], for e < count. */
 void ccnn_gemm_dot_fold(int64_t count, const float *vacc, float *out);
 
-#if defined(__x86_64__) || defined(__i386__)
-#define CCNN_GEMM_X86 1
+#if CCNN_X86
 void ccnn_ukernel_avx512(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
                          int64_t ldc, int m, int n, float beta, int load_c);
 void ccnn_ukernel_avx2(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,

@@ -3,8 +3,9 @@
  * registers. Also the 8x8-block transpose used for packing (by the AVX-512
  * level too). Compiled with target attributes; chosen at run time. */
 #include "kernels/gemm.h"
+#include "core/arch.h"
 
-#ifdef CCNN_GEMM_X86
+#if CCNN_X86
 #include <immintrin.h>
 
 #define MR 6

@@ -8,8 +8,9 @@
  * library (and this file's object) still runs on any x86-64; ccnn_isa
  * decides at run time whether it is called. */
 #include "kernels/gemm.h"
+#include "core/arch.h"
 
-#ifdef CCNN_GEMM_X86
+#if CCNN_X86
 #include <immintrin.h>
 
 #define MR 8

@@ -12,6 +12,7 @@
  * order of every sum is fixed by the shapes alone, never by the thread count; the ISA levels
  * may round differently (FMA or not), as the GEMM's do. */
 #include "kernels/gemm.h"
+#include "core/arch.h"
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -52,7 +53,7 @@ void ccnn_gemm_dot_fold(int64_t count, const float *vacc, float *out)
     }
 }
 
-#ifdef CCNN_GEMM_X86
+#if CCNN_X86
 #include <immintrin.h>
 
 __attribute__((target("avx2,fma")))
@@ -117,7 +118,7 @@ static void dot_avx512(int64_t M, int64_t N, int64_t rows, int64_t cols, const f
 
 ccnn_gemm_dot_fn ccnn_gemm_dot_for(ccnn_isa isa)
 {
-#ifdef CCNN_GEMM_X86
+#if CCNN_X86
     if (isa == CCNN_ISA_AVX512) return dot_avx512;
     if (isa == CCNN_ISA_AVX2) return dot_avx2;
 #endif

@@ -1,6 +1,7 @@
 /* wino.c - the portable Winograd transforms (contract in wino.h) and the
  * choice by ISA; the AVX-512 ones are in wino_avx512.c. */
 #include "kernels/wino.h"
+#include "core/arch.h"
 
 static void input_c(const float *x, int64_t ldr, int64_t rstep, int nt, int nrows, float *v,
                     int64_t ldv)
@@ -48,7 +49,7 @@ static const ccnn_wino_kernel k_portable = {input_c, output_c};
 
 const ccnn_wino_kernel *ccnn_wino_kernel_for(ccnn_isa isa)
 {
-#ifdef __x86_64__
+#if CCNN_X86
     if (isa == CCNN_ISA_AVX512) return &ccnn_wino_avx512;
 #endif
     (void)isa;

@@ -16,6 +16,7 @@
 #define CCNN_WINO_H
 
 #include "ccnn.h"
+#include "core/arch.h"
 #include <stdint.h>
 
 #define CCNN_WINO_RUN 16 /* most tiles of one transform call (one vector) */
@@ -33,7 +34,7 @@ typedef struct ccnn_wino_kernel {
 /* The transforms for an ISA level; never NULL (falls back to portable C). */
 const ccnn_wino_kernel *ccnn_wino_kernel_for(ccnn_isa isa);
 
-#ifdef __x86_64__
+#if CCNN_X86
 extern const ccnn_wino_kernel ccnn_wino_avx512;
 #endif
 

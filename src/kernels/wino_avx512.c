@@ -4,8 +4,9 @@
  * even and odd output columns by permutes. The same additions in the same
  * order as the portable code, so the same bits. */
 #include "kernels/wino.h"
+#include "core/arch.h"
 
-#ifdef __x86_64__
+#if CCNN_X86
 #include <immintrin.h>
 
 #define TARGET __attribute__((target("avx512f")))

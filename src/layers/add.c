@@ -75,6 +75,10 @@ static int add_backward(ccnn_layer *l, const ccnn_run *run)
 }
 
 const ccnn_layer_ops ccnn_add_ops = {
-    "add", 2, CCNN_MAX_INPUTS, add_setup, NULL, NULL, add_forward, add_backward, NULL,
-    0, /* set_din: adds into din */
+    .type_name  = "add",
+    .min_inputs = 2,
+    .max_inputs = CCNN_MAX_INPUTS,
+    .setup      = add_setup,
+    .forward    = add_forward,
+    .backward   = add_backward,
 };

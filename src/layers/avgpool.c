@@ -66,8 +66,12 @@ static int avgpool_backward(ccnn_layer *l, const ccnn_run *run)
 }
 
 const ccnn_layer_ops ccnn_avgpool_ops = {
-    "avgpool", 1, 1, ccnn_pool2d_setup, NULL, NULL, avgpool_forward, avgpool_backward, NULL,
-    0, /* set_din: adds into din */
+    .type_name  = "avgpool",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .setup      = ccnn_pool2d_setup,
+    .forward    = avgpool_forward,
+    .backward   = avgpool_backward,
 };
 
 /* ---- global average pooling ---------------------------------------------- */

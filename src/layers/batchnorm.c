@@ -228,6 +228,14 @@ static void bn_destroy(ccnn_layer *l)
 }
 
 const ccnn_layer_ops ccnn_batchnorm_ops = {
-    "batchnorm", 1, 1, bn_setup, bn_init, bn_reserve, bn_forward, bn_backward, bn_destroy,
-    1, /* set_din */
+    .type_name  = "batchnorm",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .setup      = bn_setup,
+    .init       = bn_init,
+    .reserve    = bn_reserve,
+    .forward    = bn_forward,
+    .backward   = bn_backward,
+    .destroy    = bn_destroy,
+    .set_din    = 1,
 };

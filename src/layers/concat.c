@@ -55,6 +55,10 @@ static int concat_backward(ccnn_layer *l, const ccnn_run *run)
 }
 
 const ccnn_layer_ops ccnn_concat_ops = {
-    "concat", 2, CCNN_MAX_INPUTS, concat_setup, NULL, NULL, concat_forward, concat_backward, NULL,
-    0, /* set_din: adds into din */
+    .type_name  = "concat",
+    .min_inputs = 2,
+    .max_inputs = CCNN_MAX_INPUTS,
+    .setup      = concat_setup,
+    .forward    = concat_forward,
+    .backward   = concat_backward,
 };

@@ -131,6 +131,14 @@ static void conv_destroy(ccnn_layer *l)
 }
 
 const ccnn_layer_ops ccnn_conv_ops = {
-    "conv", 1, 1, conv_setup, conv_init, conv_reserve, conv_forward, conv_backward, conv_destroy,
-    1, /* set_din */
+    .type_name  = "conv",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .setup      = conv_setup,
+    .init       = conv_init,
+    .reserve    = conv_reserve,
+    .forward    = conv_forward,
+    .backward   = conv_backward,
+    .destroy    = conv_destroy,
+    .set_din    = 1,
 };

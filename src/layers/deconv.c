@@ -248,7 +248,13 @@ static void deconv_destroy(ccnn_layer *l)
 }
 
 const ccnn_layer_ops ccnn_deconv_ops = {
-    "deconv", 1, 1, deconv_setup, deconv_init, deconv_reserve, deconv_forward, deconv_backward,
-    deconv_destroy,
-    0, /* set_din: adds into din */
+    .type_name  = "deconv",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .setup      = deconv_setup,
+    .init       = deconv_init,
+    .reserve    = deconv_reserve,
+    .forward    = deconv_forward,
+    .backward   = deconv_backward,
+    .destroy    = deconv_destroy,
 };

@@ -92,6 +92,12 @@ static void dense_destroy(ccnn_layer *l)
 }
 
 const ccnn_layer_ops ccnn_dense_ops = {
-    "dense", 1, 1, dense_setup, dense_init, NULL, dense_forward, dense_backward, dense_destroy,
-    0, /* set_din: adds into din */
+    .type_name  = "dense",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .setup      = dense_setup,
+    .init       = dense_init,
+    .forward    = dense_forward,
+    .backward   = dense_backward,
+    .destroy    = dense_destroy,
 };

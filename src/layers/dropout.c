@@ -91,7 +91,12 @@ static void dropout_destroy(ccnn_layer *l)
 }
 
 const ccnn_layer_ops ccnn_dropout_ops = {
-    "dropout", 1, 1, dropout_setup, NULL, dropout_reserve, dropout_forward, dropout_backward,
-    dropout_destroy,
-    0, /* set_din: adds into din */
+    .type_name  = "dropout",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .setup      = dropout_setup,
+    .reserve    = dropout_reserve,
+    .forward    = dropout_forward,
+    .backward   = dropout_backward,
+    .destroy    = dropout_destroy,
 };

@@ -28,6 +28,10 @@ static int flatten_backward(ccnn_layer *l, const ccnn_run *run)
 }
 
 const ccnn_layer_ops ccnn_flatten_ops = {
-    "flatten", 1, 1, flatten_setup, NULL, NULL, flatten_forward, flatten_backward, NULL,
-    0, /* set_din: adds into din */
+    .type_name  = "flatten",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .setup      = flatten_setup,
+    .forward    = flatten_forward,
+    .backward   = flatten_backward,
 };

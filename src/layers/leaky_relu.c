@@ -39,6 +39,10 @@ static int leaky_backward(ccnn_layer *l, const ccnn_run *run)
 }
 
 const ccnn_layer_ops ccnn_leaky_relu_ops = {
-    "leaky_relu", 1, 1, leaky_setup, NULL, NULL, leaky_forward, leaky_backward, NULL,
-    0, /* set_din: adds into din */
+    .type_name  = "leaky_relu",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .setup      = leaky_setup,
+    .forward    = leaky_forward,
+    .backward   = leaky_backward,
 };

@@ -159,7 +159,12 @@ static void maxpool_destroy(ccnn_layer *l)
 }
 
 const ccnn_layer_ops ccnn_maxpool_ops = {
-    "maxpool", 1, 1, ccnn_pool2d_setup, NULL, maxpool_reserve, maxpool_forward, maxpool_backward,
-    maxpool_destroy,
-    0, /* set_din: adds into din */
+    .type_name  = "maxpool",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .setup      = ccnn_pool2d_setup,
+    .reserve    = maxpool_reserve,
+    .forward    = maxpool_forward,
+    .backward   = maxpool_backward,
+    .destroy    = maxpool_destroy,
 };

@@ -43,6 +43,11 @@ static int relu_backward(ccnn_layer *l, const ccnn_run *run)
 }
 
 const ccnn_layer_ops ccnn_relu_ops = {
-    "relu", 1, 1, relu_setup, NULL, NULL, relu_forward, relu_backward, NULL,
-    1, /* set_din */
+    .type_name  = "relu",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .setup      = relu_setup,
+    .forward    = relu_forward,
+    .backward   = relu_backward,
+    .set_din    = 1,
 };

@@ -42,6 +42,10 @@ static int sigmoid_backward(ccnn_layer *l, const ccnn_run *run)
 }
 
 const ccnn_layer_ops ccnn_sigmoid_ops = {
-    "sigmoid", 1, 1, sigmoid_setup, NULL, NULL, sigmoid_forward, sigmoid_backward, NULL,
-    0, /* set_din: adds into din */
+    .type_name  = "sigmoid",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .setup      = sigmoid_setup,
+    .forward    = sigmoid_forward,
+    .backward   = sigmoid_backward,
 };

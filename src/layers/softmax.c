@@ -44,6 +44,10 @@ static int softmax_backward(ccnn_layer *l, const ccnn_run *run)
 }
 
 const ccnn_layer_ops ccnn_softmax_ops = {
-    "softmax", 1, 1, softmax_setup, NULL, NULL, softmax_forward, softmax_backward, NULL,
-    0, /* set_din: adds into din */
+    .type_name  = "softmax",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .setup      = softmax_setup,
+    .forward    = softmax_forward,
+    .backward   = softmax_backward,
 };

@@ -34,6 +34,10 @@ static int tanh_backward(ccnn_layer *l, const ccnn_run *run)
 }
 
 const ccnn_layer_ops ccnn_tanh_ops = {
-    "tanh", 1, 1, tanh_setup, NULL, NULL, tanh_forward, tanh_backward, NULL,
-    0, /* set_din: adds into din */
+    .type_name  = "tanh",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .setup      = tanh_setup,
+    .forward    = tanh_forward,
+    .backward   = tanh_backward,
 };

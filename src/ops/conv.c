@@ -1,23 +1,21 @@
 /* conv.c - the public convolution entry points: validate, then dispatch to
  * the fast path (default) or the reference. */
 #include "ccnn_internal.h"
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int g_impl = -1; /* -1: read CCNN_CONV on first use */
+static _Atomic int g_impl = -1; /* -1: CCNN_CONV decides */
 
 void ccnn_conv2d_set_impl(ccnn_conv_impl impl)
 {
-    g_impl = impl == CCNN_CONV_REF ? CCNN_CONV_REF : CCNN_CONV_FAST;
+    atomic_store(&g_impl, impl == CCNN_CONV_REF ? CCNN_CONV_REF : CCNN_CONV_FAST);
 }
 
 ccnn_conv_impl ccnn_conv2d_get_impl(void)
 {
-    if (g_impl < 0) {
-        const char *env = getenv("CCNN_CONV");
-        g_impl = (env && strcmp(env, "ref") == 0) ? CCNN_CONV_REF : CCNN_CONV_FAST;
-    }
-    return (ccnn_conv_impl)g_impl;
+    int impl = atomic_load(&g_impl);
+    return (ccnn_conv_impl)(impl >= 0 ? impl : ccnn_env()->conv);
 }
 
 int ccnn_conv2d_forward_ws(ccnn_conv2d_workspace *ws, const ccnn_conv2d_params *p, const float *x,

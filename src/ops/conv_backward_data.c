@@ -1,7 +1,7 @@
 /* conv_backward_data.c - the fast convolution's dL/dx: at stride 1 a forward
  * pass of dy with the filters flipped and their channel axes swapped, else
  * W^T dy by the GEMM and col2im (1x1: W^T dy is dx). */
-#include "ops/conv_fast.h"
+#include "ops/conv_internal.h"
 #include "kernels/gemm.h"
 #include <omp.h>
 #include <string.h>

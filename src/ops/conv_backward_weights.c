@@ -2,7 +2,7 @@
  * batch summed in a fixed number of chunks (so the bits do not depend on
  * the thread count), each chunk image by image by the GEMM, the dot-product
  * kernel (shallow first layers) or the direct convolution's tiles. */
-#include "ops/conv_fast.h"
+#include "ops/conv_internal.h"
 #include "kernels/direct.h"
 #include "kernels/gemm.h"
 #include <omp.h>

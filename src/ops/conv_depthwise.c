@@ -3,7 +3,7 @@
  * plain loops over output planes: each tap adds its weight times a shifted
  * input row. Every plane (and, for the weights, every filter) is summed by
  * one thread in a fixed order. */
-#include "ops/conv_fast.h"
+#include "ops/conv_internal.h"
 #include <string.h>
 
 /* y (P x Q) = b + sum over taps of w[r][s] * x (H x W) shifted. */

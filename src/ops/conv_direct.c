@@ -5,7 +5,7 @@
  * all Cg*R*S taps (no K blocks), and any stride or dilation is just another
  * set of tap offsets. conv_fast.c chooses it, pads the input and transposes
  * dy; backward data at stride 1 comes here as a forward pass. */
-#include "ops/conv_fast.h"
+#include "ops/conv_internal.h"
 #include "kernels/direct.h"
 #include "kernels/gemm.h"
 #include <string.h>

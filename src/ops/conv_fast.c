@@ -20,29 +20,22 @@
  * Threads go over images (or chunks of them) when there are enough, else
  * inside the GEMM. Either way the bits are the same: no sum depends on how
  * the work is split. */
-#include "ops/conv_fast.h"
+#include "ops/conv_internal.h"
 #include "kernels/direct.h"
 #include "kernels/gemm.h"
 #include <omp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int g_im2col = -1; /* a ccnn_im2col_mode; -1: read CCNN_IM2COL on first use */
+static _Atomic int g_im2col = -1; /* a ccnn_im2col_mode; -1: CCNN_IM2COL decides */
 
-void ccnn_conv_fast_set_im2col(ccnn_im2col_mode m) { g_im2col = (int)m; }
+void ccnn_conv_fast_set_im2col(ccnn_im2col_mode m) { atomic_store(&g_im2col, (int)m); }
 
 ccnn_im2col_mode ccnn_conv_fast_get_im2col(void)
 {
-    if (g_im2col < 0) {
-        const char *env = getenv("CCNN_IM2COL");
-        g_im2col = !env ? CCNN_IM2COL_AUTO
-                 : strcmp(env, "rows") == 0 ? CCNN_IM2COL_ROWS
-                 : strcmp(env, "wide") == 0 ? CCNN_IM2COL_WIDE
-                 : strcmp(env, "direct") == 0 ? CCNN_IM2COL_DIRECT
-                 : strcmp(env, "none") == 0 ? CCNN_IM2COL_NONE
-                 : strcmp(env, "winograd") == 0 ? CCNN_IM2COL_WINOGRAD : CCNN_IM2COL_AUTO;
-    }
-    return (ccnn_im2col_mode)g_im2col;
+    int m = atomic_load(&g_im2col);
+    return (ccnn_im2col_mode)(m >= 0 ? m : ccnn_env()->im2col);
 }
 
 /* ---- which algorithm a pass takes ------------------------------------------ */
@@ -96,7 +89,7 @@ int ccnn_conv_forward_algo(const ccnn_conv_dims *d)
     return ccnn_conv_forward_algo_direct(d);
 }
 
-/* ---- the workspace (slots: conv_fast.h) ------------------------------------ */
+/* ---- the workspace (slots: conv_internal.h) -------------------------------- */
 
 struct ccnn_conv2d_workspace {
     float *buf[WS_SLOTS];
@@ -139,7 +132,7 @@ void ccnn_conv_ws_give(ccnn_conv2d_workspace *ws, float *p)
     if (!ws) free(p);
 }
 
-/* ---- a call's buffers and GEMMs (conv_run: conv_fast.h) ------------------ */
+/* ---- a call's buffers and GEMMs (conv_run: conv_internal.h) ------------- */
 /* extra is rounded up to 16 floats so every thread's part stays 64-byte aligned. */
 int ccnn_conv_run_init(conv_run *rn, ccnn_conv2d_workspace *cws, size_t extra)
 {

@@ -2,7 +2,7 @@
  * by the GEMM (im2col rows, the wide layout, 1x1 as is), the direct tiles
  * for shallow first layers, the direct convolution vectorised over filters,
  * or for the whole batch Winograd's F(2x2, 3x3) (conv_fast.c chooses). */
-#include "ops/conv_fast.h"
+#include "ops/conv_internal.h"
 #include "kernels/direct.h"
 #include "kernels/gemm.h"
 #include <omp.h>

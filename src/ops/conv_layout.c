@@ -1,7 +1,7 @@
 /* conv_layout.c - how the fast convolution feeds the GEMM: im2col rows
  * (built straight into the GEMM's packed buffers), their adjoint col2im,
  * and the wide layout at stride 1. */
-#include "ops/conv_fast.h"
+#include "ops/conv_internal.h"
 #include "kernels/gemm.h"
 #include <string.h>
 

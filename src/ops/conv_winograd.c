@@ -19,7 +19,7 @@
  * subtract before multiplying, the GEMM sums channels in K blocks); against
  * a double-precision sum its error measured no worse than the direct
  * kernels' (docs/performance.md). */
-#include "ops/conv_fast.h"
+#include "ops/conv_internal.h"
 #include "kernels/gemm.h"
 #include "kernels/wino.h"
 #include <string.h>

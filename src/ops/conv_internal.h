@@ -1,8 +1,11 @@
-/* conv_fast.h - what the fast convolution's files share (internal):
- * conv_fast.c (im2col + GEMM) and conv_depthwise.c (one input channel per
- * group). */
-#ifndef CCNN_CONV_FAST_H
-#define CCNN_CONV_FAST_H
+/* conv_internal.h - what the convolution module's files share (internal):
+ * conv_fast.c (algorithm choice, workspace), one file per pass
+ * (conv_forward.c, conv_backward_data.c, conv_backward_weights.c), the
+ * layouts (conv_layout.c: im2col, col2im, wide), the direct and Winograd
+ * algorithms (conv_direct.c, conv_winograd.c) and conv_depthwise.c (one
+ * input channel per group). The reference (conv_ref.c) needs none of it. */
+#ifndef CCNN_CONV_INTERNAL_H
+#define CCNN_CONV_INTERNAL_H
 
 #include "ccnn_internal.h"
 #include <omp.h>
