@@ -8,7 +8,8 @@
 #include <string.h>
 
 static const char help[] =
-    "usage: ccnn predict --model MODEL [--top K] [--invert] [--max-pixels N] IMAGE...\n"
+    "usage: ccnn predict --model MODEL [--top K] [--invert] [--max-pixels N]\n"
+    "                    [--memory-limit SIZE] IMAGE...\n"
     "\n"
     "Classifies each IMAGE and prints its top K classes (default 3) with\n"
     "probabilities. Formats (told by the file's first bytes, not its name):\n"
@@ -59,9 +60,10 @@ int cmd_predict(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(help, stdout); return 0; }
         if (!strcmp(a, "--invert")) { invert = 1; continue; }
         if (strncmp(a, "--", 2)) { first_image = i; break; }
-        if (!(v = cli_value("predict", argc, argv, &i))) return 2;
+        if (!(v = cli_option("predict", argc, argv, &i, "--model --top --max-pixels --memory-limit"))) return 2;
         if (!strcmp(a, "--model")) model = v;
         else if (!strcmp(a, "--top")) { if (cli_int("predict", a, v, 1, 1000, &top)) return 2; }
+        else if (!strcmp(a, "--memory-limit")) { if (cli_memory_limit("predict", v)) return 2; }
         else if (!strcmp(a, "--max-pixels")) {
             if (cli_u64("predict", a, v, &max_pixels)) return 2;
             if (!max_pixels) { cli_error("predict", "--max-pixels: must be at least 1"); return 2; }

@@ -14,6 +14,7 @@
 static const char help[] =
     "usage: ccnn train [--net FILE] [--data DIR] [--epochs N] [--batch N] [--lr X]\n"
     "                  [--threads N] [--seed N] [--out MODEL] [--resume MODEL]\n"
+    "                  [--memory-limit SIZE]\n"
     "\n"
     "Trains a network (default: the built-in nets/fashion-default.net) on a data set\n"
     "(default: " CLI_DEFAULT_DATA "), evaluating on the test set after every epoch.\n"
@@ -29,7 +30,9 @@ static const char help[] =
     "  --threads N     threads (default: all cores; results do not depend on it)\n"
     "  --seed N        seed of initialisation, shuffling, augmentation and dropout\n"
     "  --out MODEL     where to write the model\n"
-    "  --resume MODEL  continue a run from its model file (bitwise as if never stopped)\n";
+    "  --resume MODEL  continue a run from its model file (bitwise as if never stopped)\n"
+    "  --memory-limit SIZE  refuse a network needing more (bytes, or K/M/G/T; default:\n"
+    "                  CCNN_MEMORY_LIMIT, else 3/4 of the physical memory)\n";
 
 typedef struct options {
     const char *net, *data, *out, *resume;
@@ -47,7 +50,7 @@ static int parse(int argc, char **argv, options *o)
         const char *a = argv[i], *v;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(help, stdout); return 1; }
         if (strncmp(a, "--", 2)) return cli_error("train", "unexpected argument '%s' (see --help)", a);
-        if (!(v = cli_value("train", argc, argv, &i))) return -1;
+        if (!(v = cli_option("train", argc, argv, &i, "--net --data --out --resume --epochs --batch --threads --lr --seed --memory-limit"))) return -1;
         if (!strcmp(a, "--net")) o->net = v;
         else if (!strcmp(a, "--data")) o->data = v;
         else if (!strcmp(a, "--out")) o->out = v;
@@ -57,24 +60,10 @@ static int parse(int argc, char **argv, options *o)
         else if (!strcmp(a, "--threads")) { if (cli_int("train", a, v, 1, 1024, &o->threads)) return -1; }
         else if (!strcmp(a, "--lr")) { if (cli_float("train", a, v, 1e-12, 10, &o->lr)) return -1; o->has_lr = 1; }
         else if (!strcmp(a, "--seed")) { if (cli_u64("train", a, v, &o->seed)) return -1; o->has_seed = 1; }
+        else if (!strcmp(a, "--memory-limit")) { if (cli_memory_limit("train", v)) return -1; }
         else return cli_error("train", "unknown option '%s' (see --help)", a);
     }
     if (o->net && o->resume) return cli_error("train", "--net and --resume: the network comes from the model");
-    return 0;
-}
-
-/* mkdir -p of the directory part of path. */
-static int make_parent_dirs(const char *path)
-{
-    char buf[4096];
-    if (strlen(path) >= sizeof buf) return -1;
-    strcpy(buf, path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-        *p = '/';
-    }
     return 0;
 }
 
@@ -216,6 +205,7 @@ int cmd_train(int argc, char **argv)
     if (o.batch) cfg->batch = o.batch;
     if (o.has_lr) cfg->lr = o.lr;
     if (o.has_seed) cfg->seed = o.seed;
+    if (cli_check_memory("train", "the network", net, cfg->batch)) goto done;
     if (!o.resume) {
         if ((rc = ccnn_net_init(net, cfg->seed)) || (rc = ccnn_trainer_create(&tr, net))) {
             cli_error("train", "%s", ccnn_strerror(rc));
@@ -229,7 +219,13 @@ int cmd_train(int argc, char **argv)
         snprintf(out_buf, sizeof out_buf, "runs/%s/model.safetensors", stem);
         out = out_buf;
     }
-    if (make_parent_dirs(out)) { cli_error("train", "%s: cannot create its directory: %s", out, strerror(errno)); goto done; }
+    /* every output path checked before the data is read and the work starts */
+    char csv_path[4200], html_path[4200];
+    sibling(csv_path, sizeof csv_path, out, ".csv");
+    sibling(html_path, sizeof html_path, out, ".html");
+    if (cli_check_output("train", out) || cli_check_output("train", csv_path) ||
+        cli_check_output("train", html_path))
+        goto done;
 
     if (cli_load_data("train", o.data, &train, &test)) goto done;
     const ccnn_input_spec *in = ccnn_net_input(net);

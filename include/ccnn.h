@@ -123,6 +123,7 @@ const char *ccnn_isa_name(ccnn_isa isa);
 #define CCNN_NAME_MAX 32   /* layer names, including the terminating 0 */
 #define CCNN_MAX_INPUTS 4  /* inputs of one layer */
 #define CCNN_MAX_CHANNELS 16 /* input normalisation: channels with their own mean/std */
+#define CCNN_MAX_LAYERS 4096 /* layers of one network */
 
 typedef enum ccnn_layer_type {
     CCNN_LAYER_CONV = 1,      /* 2-D convolution, every option of the op */
@@ -254,6 +255,28 @@ int ccnn_net_num_tensors(const ccnn_net *net);
 int ccnn_net_tensor(ccnn_net *net, int i, ccnn_tensor_info *info);
 /* The tensor called `name` ("conv1.weight"); CCNN_ENOTFOUND if none. */
 int ccnn_net_find_tensor(ccnn_net *net, const char *name, ccnn_tensor_info *info);
+
+/* Memory a network needs, estimated from its shapes alone (nothing is
+ * allocated): what the net, a trainer and the layers' buffers take at a
+ * batch size, in bytes. */
+typedef struct ccnn_memory_estimate {
+    uint64_t params;               /* parameters, their gradients, non-trained state */
+    uint64_t optimizer;            /* a trainer's optimizer state (two moments a parameter) */
+    uint64_t activations;          /* outputs and their gradients, layer buffers, input batch */
+    uint64_t total;                /* the sum */
+} ccnn_memory_estimate;
+int ccnn_net_memory(const ccnn_net *net, int batch, ccnn_memory_estimate *m);
+
+/* The memory limit, in bytes: ccnn_net_parse (and so model loading) refuses
+ * a network whose parameters exceed it before allocating them, and a forward
+ * pass refuses a batch whose activations would (CCNN_ELIMIT). Default: the
+ * environment variable CCNN_MEMORY_LIMIT (bytes, or with a K, M, G or T
+ * suffix, powers of 1024), else 3/4 of the physical memory.
+ * ccnn_set_memory_limit(0) returns to the default. */
+uint64_t ccnn_memory_limit(void);
+void ccnn_set_memory_limit(uint64_t bytes);
+/* "12.3 MB"-style text for a byte count (powers of 1000), into buf. */
+const char *ccnn_format_bytes(uint64_t bytes, char *buf, size_t len);
 
 /* Initialise the weights (He or Xavier normal, per layer spec; biases 0;
  * batch norm scale 1, shift 0) from a seed. Same seed, same numbers. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -56,11 +57,12 @@ static const char *hpath(const char *name)
 static int hrun(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int hrun(const char *fmt, ...)
 {
-    char args[2048], cmd[2600];
+    static char args[8192], cmd[9000];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
+    int n = vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof args) return -1; /* never run a command cut short */
     snprintf(cmd, sizeof cmd, "exec %s %s 2>&1 </dev/null", cli(), args);
     int fd[2];
     if (pipe(fd)) return -1;
@@ -75,10 +77,10 @@ static int hrun(const char *fmt, ...)
         _exit(127);
     }
     close(fd[1]);
-    size_t n = 0;
+    size_t got = 0;
     ssize_t r;
-    while ((r = read(fd[0], out + n, sizeof out - 1 - n)) > 0) n += (size_t)r;
-    out[n] = 0;
+    while ((r = read(fd[0], out + got, sizeof out - 1 - got)) > 0) got += (size_t)r;
+    out[got] = 0;
     close(fd[0]);
     int st = 0;
     struct rusage ru;
@@ -226,4 +228,81 @@ CCNN_TEST(cli_predict_hostile_images)
     EXPECT_REFUSED("not a PNG, JPEG", "x.tga", "predict --model %s %s", m1, hpath("x.tga"));
     write_bytes(hpath("x.psd"), "8BPS\0\1\0\0\0\0\0\0\0\3\xff\xff\xff\xff", 18);
     EXPECT_REFUSED("not a PNG, JPEG", "x.psd", "predict --model %s %s", m1, hpath("x.psd"));
+}
+
+/* Memory from a few bytes: a 70-byte net file, a model file of a few hundred
+ * bytes (4.7 GB and 16-42 s before); numbers that wrapped. */
+CCNN_TEST(cli_hostile_nets_and_models)
+{
+    char net[160], model[160];
+    snprintf(net, sizeof net, "%s", hpath("big.net"));
+    snprintf(model, sizeof model, "%s", hpath("big.safetensors"));
+    FILE *f = fopen(net, "w");
+    fputs("input 1x28x28\nconv filters=16777216 size=5\nglobal_avgpool\ndense units=10\nsoftmax\n", f);
+    fclose(f);
+    EXPECT_REFUSED("over the memory limit of 1.07 GB", "big.net", "info --memory-limit 1G --net %s", net);
+    /* train refuses before it reads any data (there is none here) */
+    EXPECT_REFUSED("over the memory limit", "big.net", "train --memory-limit 1G --net %s --data %s",
+                   net, hpath("no-data"));
+    CHECK(!strstr(out, "no-data"));
+    f = fopen(net, "w");
+    fputs("input 1x28x28\nconv filters=1024 size=5\nglobal_avgpool\ndense units=10\nsoftmax\n", f);
+    fclose(f);
+    EXPECT_REFUSED("needs about", "the network", "train --memory-limit 100M --net %s --data %s --batch 4096",
+                   net, hpath("no-data"));
+    CHECK_MSG(strstr(out, "at batch 4096") && strstr(out, "over the memory limit of 104.9 MB"), "'%s'", out);
+    CHECK(hrun("info --net %s", net) == 0 && strstr(out, "memory to train at batch 64: about"));
+    /* the 152-byte model of the issue */
+    char json[512];
+    int n = snprintf(json, sizeof json, "{\"__metadata__\":{\"format\":\"ccnn-model-1\",\"ccnn.net\":\"%s\"}}",
+                     "input 1x28x28\\nconv filters=16777216 size=5\\nglobal_avgpool\\ndense units=10\\nsoftmax\\n");
+    while (n % 8) json[n++] = ' ';
+    uint8_t len[8] = {(uint8_t)n};
+    f = fopen(model, "wb");
+    fwrite(len, 1, 8, f);
+    fwrite(json, 1, (size_t)n, f);
+    fclose(f);
+    EXPECT_REFUSED("the file holds only 0 bytes", "big.safetensors", "eval --model %s --data %s", model, hpath("no-data"));
+    EXPECT_REFUSED("the file holds only 0 bytes", "big.safetensors", "info --model %s", model);
+    EXPECT_REFUSED("the file holds only 0 bytes", "big.safetensors", "predict --model %s x.png", model);
+    /* input 1x4294967324x4294967324 was read as 1x28x28 */
+    f = fopen(net, "w");
+    fputs("input 1x4294967324x4294967324\ndense units=10\nsoftmax\n", f);
+    fclose(f);
+    EXPECT_REFUSED("input: expected 'input CxHxW'", "big.net", "info --net %s", net);
+    EXPECT_REFUSED("--memory-limit: '12Q' is not a size", "12Q", "info --memory-limit 12Q");
+}
+
+/* Options: unknown ones called unknown in every command, with or without a
+ * value after them; --out checked before any work. */
+CCNN_TEST(cli_options_and_outputs_fail_first)
+{
+    const char *cmds[] = {"train", "eval", "predict", "info", "gradcheck"};
+    for (int i = 0; i < 5; i++) {
+        CHECK_MSG(hrun("%s --bogus", cmds[i]) == 2 && strstr(out, "unknown option '--bogus'"), "%s: '%s'", cmds[i], out);
+        CHECK_MSG(hrun("%s --bogus 3", cmds[i]) == 2 && strstr(out, "unknown option '--bogus'"), "%s: '%s'", cmds[i], out);
+    }
+    CHECK(hrun("gradcheck --net") == 2 && strstr(out, "--net needs a value"));
+    /* outputs that cannot be written: found before the data is read */
+    char d[160], longp[5000];
+    snprintf(d, sizeof d, "%s", hpath("adir"));
+    mkdir(d, 0777);
+    EXPECT_REFUSED("is a directory", "adir", "train --out %s --data %s", d, hpath("no-data"));
+    EXPECT_REFUSED("is a directory", "sub/", "train --out %s/sub/ --data %s", d, hpath("no-data"));
+    EXPECT_REFUSED("the output path is empty", "", "train --out '' --data %s", hpath("no-data"));
+    int n = snprintf(longp, sizeof longp, "%s/", d);
+    memset(longp + n, 'a', 4500);
+    longp[n + 4500] = 0;
+    EXPECT_REFUSED("the path is longer than", "aaaa", "train --out %s --data %s", longp, hpath("no-data"));
+    CHECK(!strstr(out, "Success"));
+    FILE *f = fopen(hpath("afile"), "w");
+    fputs("x", f);
+    fclose(f);
+    EXPECT_REFUSED("Not a directory", "afile/m.safetensors",
+                   "train --out %s/m.safetensors --data %s", hpath("afile"), hpath("no-data"));
+    /* the report beside the model is a directory */
+    char rep[200];
+    snprintf(rep, sizeof rep, "%s/r.html", d);
+    mkdir(rep, 0777);
+    EXPECT_REFUSED("is a directory", "r.html", "train --out %s/r.safetensors --data %s", d, hpath("no-data"));
 }
