@@ -170,12 +170,11 @@ static int save_all(const char *out, ccnn_net *net, ccnn_trainer *tr, const ccnn
     free(json);
     if (rc) return cli_error("train", "%s", err);
     sibling(path, sizeof path, out, ".csv");
-    if (ccnn_report_write_csv(path, hist, n_hist))
-        return cli_error("train", "%s: cannot write: %s", path, strerror(errno));
+    if (ccnn_report_write_csv(path, hist, n_hist, err, sizeof err)) return cli_error("train", "%s", err);
     sibling(path, sizeof path, out, ".html");
-    if (ccnn_report_write_html(path, "ccnn training report", hist, n_hist, confusion,
-                               ccnn_net_num_classes(net), (const char (*)[CCNN_NAME_MAX])test->class_names))
-        return cli_error("train", "%s: cannot write: %s", path, strerror(errno));
+    if (ccnn_report_write_html(path, "ccnn training report", hist, n_hist, confusion, ccnn_net_num_classes(net),
+                               (const char (*)[CCNN_NAME_MAX])test->class_names, err, sizeof err))
+        return cli_error("train", "%s", err);
     return 0;
 }
 

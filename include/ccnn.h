@@ -433,11 +433,13 @@ int ccnn_model_load_weights(const char *path, ccnn_net *net, char *err, size_t e
 /* Reports                                                                   */
 /* ======================================================================== */
 /* Writes the metrics of every epoch as CSV, and an HTML page with SVG plots of
- * loss and accuracy per epoch and the confusion matrix. */
-int ccnn_report_write_csv(const char *path, const ccnn_epoch_stats *epochs, int n_epochs);
+ * loss and accuracy per epoch and the confusion matrix, each atomically (as
+ * ccnn_model_save). On failure err (may be NULL) says why, naming the file. */
+int ccnn_report_write_csv(const char *path, const ccnn_epoch_stats *epochs, int n_epochs, char *err,
+                          size_t errlen);
 int ccnn_report_write_html(const char *path, const char *title, const ccnn_epoch_stats *epochs,
                            int n_epochs, const int *confusion, int n_classes,
-                           const char (*class_names)[CCNN_NAME_MAX]);
+                           const char (*class_names)[CCNN_NAME_MAX], char *err, size_t errlen);
 
 #ifdef __cplusplus
 }
