@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FILE *f = fmemopen((void *)data, size ? size : 1, "rb");
         if (!f) return 0;
         if (!size) fseek(f, 1, SEEK_SET); /* fmemopen refuses size 0: an empty stream */
-        ccnn_image_load_stream(f, "fuzz", k ? 4 : 1, k ? 40 : 28, k ? 17 : 28, (uint64_t)1 << 22, out, NULL, err,
+        ccnn_image_load_stream(f, "fuzz", k ? 4 : 1, k ? 40 : 28, k ? 17 : 28, (uint64_t)1 << 20, out, NULL, err,
                                sizeof err);
         fclose(f);
     }
