@@ -3,6 +3,7 @@
 #include "image_internal.h"
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int ccnn_image_load_stream(FILE *f, const char *name, int c, int h, int w, uint64_t max_pixels,
                            uint8_t *out, ccnn_image_info *info, char *err, size_t errlen)
@@ -41,6 +42,11 @@ int ccnn_image_load(const char *path, int c, int h, int w, uint64_t max_pixels, 
     if (!path) return ccnn_errf(err, errlen, CCNN_EINVAL, "no image path");
     FILE *f = fopen(path, "rb");
     if (!f) return ccnn_errf(err, errlen, CCNN_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return ccnn_errf(err, errlen, CCNN_EIO, "%s: is a directory, not an image", path);
+    }
     int rc = ccnn_image_load_stream(f, path, c, h, w, max_pixels, out, info, err, errlen);
     fclose(f);
     return rc;

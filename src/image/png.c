@@ -40,6 +40,12 @@ static int run(png_job *j)
     png_set_chunk_cache_max(j->png, 256);
     png_set_chunk_malloc_max(j->png, 8u << 20);
     png_set_user_limits(j->png, 0x7fffffff, 0x7fffffff); /* the pixel limit below decides */
+    /* Only the chunks that make pixels are read: text, ICC profiles and the
+     * rest are skipped unread (fuzzing: a 200-byte file's zTXt chunk made
+     * libpng ask for 2 GB). tRNS is kept: it is the alpha of some images. */
+    static const png_byte trns[5] = {'t', 'R', 'N', 'S', 0};
+    png_set_keep_unknown_chunks(j->png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
+    png_set_keep_unknown_chunks(j->png, PNG_HANDLE_CHUNK_AS_DEFAULT, trns, 1);
     png_read_info(j->png, j->info);
     png_uint_32 w = png_get_image_width(j->png, j->info), h = png_get_image_height(j->png, j->info);
     /* palette and low bit depths to 8 bits, tRNS to alpha, 16 bits to 8 */
