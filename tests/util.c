@@ -57,8 +57,8 @@ int test_isas(ccnn_isa *out)
 {
     ccnn_isa cur = ccnn_get_isa();
     int n = 0;
-    for (int i = CCNN_ISA_SCALAR; i <= CCNN_ISA_AVX512; i++)
-        if (ccnn_set_isa((ccnn_isa)i) == 0) out[n++] = (ccnn_isa)i;
+    for (int i = CCNN_ISA_SCALAR; i < CCNN_ISA_COUNT; i++)
+        if (ccnn_isa_runs((ccnn_isa)i) && ccnn_set_isa((ccnn_isa)i) == 0) out[n++] = (ccnn_isa)i;
     ccnn_set_isa(cur);
     return n;
 }

@@ -55,5 +55,8 @@ const ccnn_direct_kernel *ccnn_direct_kernel_for(ccnn_isa isa);
 #if CCNN_X86
 extern const ccnn_direct_kernel ccnn_direct_avx512;
 #endif
+#if CCNN_ARM64
+extern const ccnn_direct_kernel ccnn_direct_neon;
+#endif
 
 #endif

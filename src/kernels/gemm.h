@@ -181,5 +181,8 @@ void ccnn_ukernel_rows_avx2(int64_t kc, const float *a, const float *const *brow
 void ccnn_transpose_avx2(const float *src, int64_t lds, int rows, int64_t cols,
                          float *dst, int64_t ldd);
 #endif
+#if CCNN_ARM64
+extern const ccnn_gemm_kernel ccnn_gemm_neon; /* gemm_neon.c */
+#endif
 
 #endif

@@ -14,7 +14,7 @@
 #include "kernels/gemm.h"
 #include "core/arch.h"
 
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* Portable: the same lanes, one (i, j) at a time. Also compiled with AVX2
  * allowed, where gcc vectorises the lane loop. */
