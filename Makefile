@@ -83,14 +83,16 @@ test-sanitize:
 # structures differ (pthread_create loops forever). The tests run the command
 # under qemu too (CCNN_CLI holds the whole command line). OpenMP threads
 # sleep rather than spin while they wait (OMP_WAIT_POLICY=passive: the
-# emulated spin starves the thread it waits for; same results). The tests
-# are built before the command, so a missing arm64 -dev package names itself.
+# emulated spin starves the thread it waits for; same results).
+# CCNN_TEST_QUICK=1 gives the slowest tests smaller inputs (tests/test.h).
+# The tests are built before the command, so a missing arm64 -dev package
+# names itself.
 AARCH64_CC   ?= aarch64-linux-gnu-gcc
 AARCH64_QEMU ?= qemu-aarch64
 test-aarch64:
 	$(MAKE) BUILD=build/aarch64 CC=$(AARCH64_CC) MPI=0 build/aarch64/ccnn_tests
 	$(MAKE) BUILD=build/aarch64 CC=$(AARCH64_CC) MPI=0 build/aarch64/ccnn
-	OMP_WAIT_POLICY=passive CCNN_CLI="$(AARCH64_QEMU) build/aarch64/ccnn" \
+	CCNN_TEST_QUICK=1 OMP_WAIT_POLICY=passive CCNN_CLI="$(AARCH64_QEMU) build/aarch64/ccnn" \
 	    $(AARCH64_QEMU) build/aarch64/ccnn_tests
 
 # Each bench program prints its own table and appends machine-readable lines

@@ -53,4 +53,10 @@ double test_max_abs(const float *a, size_t n);
  * The current level is left as it was. */
 int test_isas(ccnn_isa *out);
 
+/* 1 when CCNN_TEST_QUICK is set (and not "0"): the suite runs under an
+ * emulator (make test-aarch64), where the slowest tests take smaller inputs
+ * - fewer training images, fewer gradient elements checked. Every check
+ * still runs; each test that shrinks says so in its comment. */
+int test_quick(void);
+
 #endif
