@@ -52,6 +52,9 @@ const ccnn_wino_kernel *ccnn_wino_kernel_for(ccnn_isa isa)
 #if CCNN_X86
     if (isa == CCNN_ISA_AVX512) return &ccnn_wino_avx512;
 #endif
+#if CCNN_ARM64
+    if (isa == CCNN_ISA_NEON) return &ccnn_wino_neon;
+#endif
     (void)isa;
     return &k_portable;
 }

@@ -37,5 +37,8 @@ const ccnn_wino_kernel *ccnn_wino_kernel_for(ccnn_isa isa);
 #if CCNN_X86
 extern const ccnn_wino_kernel ccnn_wino_avx512;
 #endif
+#if CCNN_ARM64
+extern const ccnn_wino_kernel ccnn_wino_neon;
+#endif
 
 #endif
