@@ -106,9 +106,20 @@ typedef enum { CCNN_CONV_FAST = 0, CCNN_CONV_REF = 1 } ccnn_conv_impl;
 void ccnn_conv2d_set_impl(ccnn_conv_impl impl);
 ccnn_conv_impl ccnn_conv2d_get_impl(void);
 
-/* SIMD level of the kernels, chosen at run time from what the CPU supports.
- * CCNN_ISA=scalar|avx2|avx512 in the environment forces a lower level. */
-typedef enum { CCNN_ISA_SCALAR = 0, CCNN_ISA_AVX2 = 1, CCNN_ISA_AVX512 = 2 } ccnn_isa;
+/* SIMD level of the kernels, chosen at run time: the best the CPU runs
+ * (x86-64: AVX-512, else AVX2 with FMA, else scalar; ARM64: NEON, which
+ * every ARMv8-A CPU has). CCNN_ISA=scalar|avx2|avx512|neon in the
+ * environment forces another level the CPU runs. Levels differ in rounding
+ * (FMA or not); each is deterministic. */
+typedef enum {
+    CCNN_ISA_SCALAR = 0, /* portable C: every CPU */
+    CCNN_ISA_AVX2 = 1,
+    CCNN_ISA_AVX512 = 2,
+    CCNN_ISA_NEON = 3,
+    CCNN_ISA_COUNT /* one past the last level, to iterate over them */
+} ccnn_isa;
+/* 1 if this build's kernels for the level run on this CPU, else 0. */
+int ccnn_isa_runs(ccnn_isa isa);
 /* Returns CCNN_EINVAL if the CPU lacks the level asked for. */
 int ccnn_set_isa(ccnn_isa isa);
 ccnn_isa ccnn_get_isa(void);

@@ -20,7 +20,8 @@ for flag in "$@"; do
     --fuzz)    pkgs="$pkgs clang-14 libclang-rt-14-dev libomp-14-dev" ;;
     --aarch64) arm=1
                pkgs="$pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
-               pkgs="$pkgs zlib1g-dev:arm64 libcjson-dev:arm64 libpng-dev:arm64 libjpeg62-turbo-dev:arm64" ;;
+               pkgs="$pkgs zlib1g-dev:arm64 libcjson-dev:arm64 libpng-dev:arm64 libjpeg62-turbo-dev:arm64"
+               pkgs="$pkgs libgomp1:arm64" ;; # the programs run on the multiarch libraries (Makefile)
     *) echo "install-deps.sh: unknown flag '$flag' (--bench --mpi --browser --fuzz --aarch64)" >&2; exit 2 ;;
     esac
 done

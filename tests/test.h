@@ -48,8 +48,15 @@ float *test_alloc(size_t n);                          /* aborts the test run on 
 double test_rel_err(const float *a, const float *ref, size_t n, double floor);
 double test_max_abs(const float *a, size_t n);
 
-/* The ISA levels this CPU runs, lowest first, into out[3]; returns how many.
+/* The ISA levels this CPU runs (ccnn_isa_runs), in enum order, into out[3]
+ * (no CPU runs more: scalar and its family's levels); returns how many.
  * The current level is left as it was. */
 int test_isas(ccnn_isa *out);
+
+/* 1 when CCNN_TEST_QUICK is set (and not "0"): the suite runs under an
+ * emulator (make test-aarch64), where the slowest tests take smaller inputs
+ * - fewer training images, fewer gradient elements checked. Every check
+ * still runs; each test that shrinks says so in its comment. */
+int test_quick(void);
 
 #endif

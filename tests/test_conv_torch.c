@@ -314,7 +314,7 @@ static void run_fixture(const char *name)
     ccnn_conv_impl saved_impl = ccnn_conv2d_get_impl();
     ccnn_isa saved_isa = ccnn_get_isa();
     ccnn_conv2d_set_impl(CCNN_CONV_FAST);
-    for (int isa = CCNN_ISA_SCALAR; isa <= CCNN_ISA_AVX512; isa++) {
+    for (int isa = CCNN_ISA_SCALAR; isa < CCNN_ISA_COUNT; isa++) {
         if (ccnn_set_isa((ccnn_isa)isa) != 0) continue; /* not on this CPU */
         char label[64];
         snprintf(label, sizeof label, "fast/%s", ccnn_isa_name((ccnn_isa)isa));

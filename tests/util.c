@@ -2,6 +2,7 @@
 #include "test.h"
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 uint64_t test_rand_u64(test_rng *r)
 {
@@ -57,8 +58,14 @@ int test_isas(ccnn_isa *out)
 {
     ccnn_isa cur = ccnn_get_isa();
     int n = 0;
-    for (int i = CCNN_ISA_SCALAR; i <= CCNN_ISA_AVX512; i++)
-        if (ccnn_set_isa((ccnn_isa)i) == 0) out[n++] = (ccnn_isa)i;
+    for (int i = CCNN_ISA_SCALAR; i < CCNN_ISA_COUNT; i++)
+        if (ccnn_isa_runs((ccnn_isa)i) && ccnn_set_isa((ccnn_isa)i) == 0) out[n++] = (ccnn_isa)i;
     ccnn_set_isa(cur);
     return n;
+}
+
+int test_quick(void)
+{
+    const char *q = getenv("CCNN_TEST_QUICK");
+    return q && *q && strcmp(q, "0") != 0;
 }

@@ -22,7 +22,7 @@ static int pick(const char *value, const char *const *names, int fallback)
 
 static void read_env(void)
 {
-    static const char *const isa[] = {"scalar", "avx2", "avx512", NULL};
+    static const char *const isa[] = {"scalar", "avx2", "avx512", "neon", NULL}; /* ccnn_isa order */
     static const char *const conv[] = {"fast", "ref", NULL};
     static const char *const im2col[] = {"auto", "rows", "wide", "direct", "none", "winograd", NULL};
     g_env.isa = pick(getenv("CCNN_ISA"), isa, -1);

@@ -52,6 +52,9 @@ const ccnn_direct_kernel *ccnn_direct_kernel_for(ccnn_isa isa)
     if (isa == CCNN_ISA_AVX512) return &ccnn_direct_avx512;
     if (isa == CCNN_ISA_AVX2) return &ccnn_direct_avx2;
 #endif
+#if CCNN_ARM64
+    if (isa == CCNN_ISA_NEON) return &ccnn_direct_neon;
+#endif
     (void)isa;
     return &k_portable;
 }

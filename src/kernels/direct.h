@@ -65,5 +65,8 @@ const ccnn_direct_kernel *ccnn_direct_kernel_for(ccnn_isa isa);
 extern const ccnn_direct_kernel ccnn_direct_avx512;
 extern const ccnn_direct_kernel ccnn_direct_avx2;
 #endif
+#if CCNN_ARM64
+extern const ccnn_direct_kernel ccnn_direct_neon;
+#endif
 
 #endif

@@ -170,6 +170,9 @@ const ccnn_eltwise_kernels *ccnn_eltwise_for(ccnn_isa isa)
     if (isa == CCNN_ISA_AVX512) return &ccnn_eltwise_avx512;
     if (isa == CCNN_ISA_AVX2) return &ccnn_eltwise_avx2;
 #endif
+#if CCNN_ARM64
+    if (isa == CCNN_ISA_NEON) return &ccnn_eltwise_neon;
+#endif
     (void)isa;
     return &k_scalar;
 }

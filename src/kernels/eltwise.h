@@ -67,5 +67,8 @@ const ccnn_eltwise_kernels *ccnn_eltwise_for(ccnn_isa isa);
 extern const ccnn_eltwise_kernels ccnn_eltwise_avx2;
 extern const ccnn_eltwise_kernels ccnn_eltwise_avx512;
 #endif
+#if CCNN_ARM64
+extern const ccnn_eltwise_kernels ccnn_eltwise_neon;
+#endif
 
 #endif

@@ -80,6 +80,9 @@ const ccnn_gemm_kernel *ccnn_gemm_kernel_for(ccnn_isa isa)
     if (isa == CCNN_ISA_AVX512) return &k_avx512;
     if (isa == CCNN_ISA_AVX2) return &k_avx2;
 #endif
+#if CCNN_ARM64
+    if (isa == CCNN_ISA_NEON) return &ccnn_gemm_neon;
+#endif
     (void)isa;
     return &k_scalar;
 }

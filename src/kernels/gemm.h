@@ -187,5 +187,8 @@ void ccnn_gemm_dot_avx2(int64_t M, int64_t N, int64_t rows, int64_t cols,
                         const float *const *arow, int64_t a_rs, const float *b, int64_t ldb,
                         int64_t b_rs, float *vacc);
 #endif
+#if CCNN_ARM64
+extern const ccnn_gemm_kernel ccnn_gemm_neon; /* gemm_neon.c */
+#endif
 
 #endif

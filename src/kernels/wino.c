@@ -54,6 +54,9 @@ const ccnn_wino_kernel *ccnn_wino_kernel_for(ccnn_isa isa)
     if (isa == CCNN_ISA_AVX512) return &ccnn_wino_avx512;
     if (isa == CCNN_ISA_AVX2) return &ccnn_wino_avx2;
 #endif
+#if CCNN_ARM64
+    if (isa == CCNN_ISA_NEON) return &ccnn_wino_neon;
+#endif
     (void)isa;
     return &k_portable;
 }

@@ -38,5 +38,8 @@ const ccnn_wino_kernel *ccnn_wino_kernel_for(ccnn_isa isa);
 extern const ccnn_wino_kernel ccnn_wino_avx512;
 extern const ccnn_wino_kernel ccnn_wino_avx2;
 #endif
+#if CCNN_ARM64
+extern const ccnn_wino_kernel ccnn_wino_neon;
+#endif
 
 #endif
