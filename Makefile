@@ -12,6 +12,14 @@ CFLAGS  += -std=c11 -Wall -Wextra -fno-math-errno -fopenmp -fPIC -D_POSIX_C_SOUR
 LDLIBS  += -lcjson -lz -lm -fopenmp
 # libstb (image decoding) for `ccnn predict`
 LDLIBS_CLI = -lstb
+# Open MPI (optional; docs/distributed.md): data-parallel training when
+# pkg-config finds ompi-c. MPI=1 / MPI=0 forces it on or off.
+MPI ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+CFLAGS  += -DCCNN_MPI $(shell pkg-config --cflags ompi-c)
+LDLIBS  += $(shell pkg-config --libs ompi-c)
+PC_REQUIRES = ompi-c
+endif
 
 LIB_SRC   := $(sort $(wildcard src/*/*.c))
 CLI_SRC   := $(sort $(wildcard cli/*.c))
@@ -52,7 +60,7 @@ $(BUILD)/libccnn.so: $(LIB_OBJ)
 $(BUILD)/ccnn.pc: ccnn.pc.in Makefile
 	@mkdir -p $(BUILD)
 	sed -e 's|@LIBDIR@|$(abspath $(BUILD))|' -e 's|@INCLUDEDIR@|$(abspath include)|' \
-	    -e 's|@RPATH@|-Wl,-rpath,$${libdir} |' ccnn.pc.in > $@
+	    -e 's|@RPATH@|-Wl,-rpath,$${libdir} |' -e 's|@REQUIRES@|$(PC_REQUIRES)|' ccnn.pc.in > $@
 
 $(BUILD)/ccnn: $(CLI_OBJ) $(BUILD)/libccnn.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libccnn.a $(LDFLAGS) $(LDLIBS) $(LDLIBS_CLI)
@@ -64,14 +72,20 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libccnn.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libccnn.a $(LDFLAGS) $(LDLIBS)
 
-test: $(BUILD)/ccnn_tests all
+# With MPI: a program embedding the library data-parallel (tests/test_dist.c runs it).
+MPI_EMBED := $(if $(filter 1,$(MPI)),$(BUILD)/mpi_embed)
+$(BUILD)/mpi_embed: tests/mpi/embed.c $(BUILD)/libccnn.a
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libccnn.a $(LDFLAGS) $(LDLIBS)
+
+test: $(BUILD)/ccnn_tests all $(MPI_EMBED)
 	$(BUILD)/ccnn_tests
 
 # Same suite, instrumented; its own build folder so objects never mix.
 # The command is instrumented too, and the CLI tests run it.
 test-sanitize:
 	$(MAKE) BUILD=build/sanitize OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	    LDFLAGS="-fsanitize=address,undefined" build/sanitize/ccnn_tests build/sanitize/ccnn
+	    LDFLAGS="-fsanitize=address,undefined" build/sanitize/ccnn_tests build/sanitize/ccnn \
+	    $(if $(filter 1,$(MPI)),build/sanitize/mpi_embed)
 	ASAN_OPTIONS=detect_leaks=1 CCNN_CLI=build/sanitize/ccnn build/sanitize/ccnn_tests
 
 # Each bench program prints its own table and appends machine-readable lines
@@ -79,7 +93,7 @@ test-sanitize:
 # measures PyTorch and prints the combined table last. docs/performance.md.
 # With PyTorch: ccnn and PyTorch alternate, REPEAT runs of each, medians.
 REPEAT ?= 3
-bench: $(BENCH_BIN)
+bench: $(BENCH_BIN) all
 	@rm -f $(BUILD)/bench/results.csv
 	@if [ -f bench/bench_torch.py ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then \
 	    /usr/bin/python3 bench/bench_torch.py --run-ccnn $(BUILD)/bench --repeat $(REPEAT) \
@@ -88,6 +102,8 @@ bench: $(BENCH_BIN)
 	    for b in $(BENCH_BIN); do echo "== $$b"; $$b --csv $(BUILD)/bench/results.csv || exit 1; echo; done; \
 	    echo "(no PyTorch comparison: /usr/bin/python3 lacks torch; ./scripts/install-deps.sh --bench)"; \
 	fi
+	@echo "== data-parallel training (bench/dist/run.sh, docs/distributed.md)"
+	@REPEAT=$(REPEAT) bench/dist/run.sh $(BUILD)
 
 # Training to accuracy on Fashion-MNIST (minutes; FULL=1: about 45 minutes).
 accuracy: all
@@ -99,6 +115,7 @@ install: all
 	install -m 644 $(BUILD)/libccnn.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libccnn.so $(DESTDIR)$(PREFIX)/lib/
 	sed -e 's|@LIBDIR@|$(PREFIX)/lib|' -e 's|@INCLUDEDIR@|$(PREFIX)/include|' -e 's|@RPATH@||' \
+	    -e 's|@REQUIRES@|$(PC_REQUIRES)|' \
 	    ccnn.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ccnn.pc
 	if [ -f $(BUILD)/ccnn ]; then install -m 755 $(BUILD)/ccnn $(DESTDIR)$(PREFIX)/bin/; fi
 

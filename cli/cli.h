@@ -30,4 +30,22 @@ int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(print
 int cli_load_data(const char *cmd, const char *dir, ccnn_dataset **train, ccnn_dataset **test);
 /* Loads a model, printing errors. */
 int cli_load_model(const char *cmd, const char *path, ccnn_net **net, ccnn_trainer **tr);
+
+/* Data-parallel training (cli/dist.c). cli_dist_init starts MPI when the
+ * process was launched by mpirun or srun (else one process: rank 0 of 1);
+ * ranks > 0 then print nothing on stdout and keep their stderr until
+ * cli_dist_failed. -1 if MPI would not start. */
+int cli_dist_init(int *argc, char ***argv);
+int cli_dist_rank(void);
+int cli_dist_size(void);
+int cli_dist_local_size(void); /* processes of the job on this machine */
+/* A pointer to MPI_COMM_WORLD for ccnn_trainer_set_comm, NULL without MPI. */
+const void *cli_dist_comm(void);
+/* Every process calls it once, failed or not: returns whether any failed,
+ * and prints the message of the first failing process only. */
+int cli_dist_failed(int failed);
+/* Ends every process of the job (MPI_Abort) when there are several; for a
+ * failure the others cannot see. */
+void cli_dist_abort(int code);
+void cli_dist_finish(void);
 #endif

@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,15 @@ static const char help[] =
     "  --threads N     threads (default: all cores; results do not depend on it)\n"
     "  --seed N        seed of initialisation, shuffling, augmentation and dropout\n"
     "  --out MODEL     where to write the model\n"
-    "  --resume MODEL  continue a run from its model file (bitwise as if never stopped)\n";
+    "  --resume MODEL  continue a run from its model file (bitwise as if never stopped)\n"
+    "\n"
+    "Ctrl-C (or SIGUSR1) stops after the step in progress and saves the model\n"
+    "(resume it with --resume); a second one stops at once, leaving the last saved\n"
+    "model. Under mpirun, Ctrl-C ends the job at once; kill -USR1 MPIRUN_PID stops it\n"
+    "after a step, saved.\n"
+    "Data-parallel: mpirun -np N ccnn train ... trains one model over N processes,\n"
+    "the same bits as one process (docs/distributed.md); --threads is per process\n"
+    "(default: the machine's cores shared among its processes).\n";
 
 typedef struct options {
     const char *net, *data, *out, *resume;
@@ -162,6 +171,33 @@ static int on_batch(void *user, int epoch, int batch, int n_batches, double loss
     return 0;
 }
 
+/* ---- Ctrl-C --------------------------------------------------------------- */
+
+static ccnn_trainer *g_trainer;
+static volatile sig_atomic_t g_interrupts;
+
+/* The first: stop after this step (the trainer only sets a flag); the
+ * second: at once - the model file on disk is always a complete one. */
+static void on_sigint(int sig)
+{
+    (void)sig;
+    if (g_interrupts++ == 0 && g_trainer) ccnn_trainer_request_stop(g_trainer);
+    else _exit(130);
+}
+
+/* Whether every step of an epoch gives each of `procs` processes a chunk;
+ * if not, says which step does not. */
+static int check_chunks(int n, int batch, int procs)
+{
+    int step = batch < n ? batch : n, last = n % batch ? n % batch : step;
+    int smallest = last < step ? last : step, chunks = (smallest + CCNN_CHUNK - 1) / CCNN_CHUNK;
+    if (chunks >= procs) return 0;
+    return cli_error("train", "%d processes, but the step of %d images (batch %d, %d images) has only "
+                     "%d chunks of %d images; every process needs a chunk of every step for the model "
+                     "to be the same bits as one process's. Use at most %d processes, or another "
+                     "--batch (docs/distributed.md)", procs, smallest, batch, n, chunks, CCNN_CHUNK, chunks);
+}
+
 /* ---- the command ---------------------------------------------------------- */
 
 static void net_stem(const char *path, char *out, size_t len)
@@ -196,6 +232,13 @@ int cmd_train(int argc, char **argv)
     int prc = parse(argc, argv, &o);
     if (prc) return prc > 0 ? 0 : 2;
     if (o.threads > 0) ccnn_set_num_threads(o.threads);
+    if (cli_dist_init(&argc, &argv)) return 1;
+    const int rank = cli_dist_rank(), procs = cli_dist_size();
+    if (o.threads <= 0 && cli_dist_local_size() > 1) { /* the machine's cores shared out */
+        int t = ccnn_get_num_threads() / cli_dist_local_size();
+        ccnn_set_num_threads(t > 0 ? t : 1);
+    }
+    int agreed = 0; /* whether the processes have passed the setup check */
 
     char err[512], out_buf[4096];
     ccnn_net *net = NULL;
@@ -203,6 +246,7 @@ int cmd_train(int argc, char **argv)
     ccnn_dataset *train = NULL, *test = NULL;
     ccnn_epoch_stats *hist = NULL;
     int *confusion = NULL, status = 1, rc;
+    void (*old_sigint)(int) = SIG_DFL, (*old_sigusr1)(int) = SIG_DFL;
 
     if (o.resume) {
         if (cli_load_model("train", o.resume, &net, &tr)) goto done;
@@ -222,6 +266,10 @@ int cmd_train(int argc, char **argv)
             goto done;
         }
     }
+    if (cli_dist_comm() && (rc = ccnn_trainer_set_comm(tr, cli_dist_comm()))) {
+        cli_error("train", "cannot train data-parallel: %s", ccnn_strerror(rc));
+        goto done;
+    }
     const char *out = o.out ? o.out : o.resume;
     if (!out) {
         char stem[256];
@@ -229,7 +277,7 @@ int cmd_train(int argc, char **argv)
         snprintf(out_buf, sizeof out_buf, "runs/%s/model.safetensors", stem);
         out = out_buf;
     }
-    if (make_parent_dirs(out)) { cli_error("train", "%s: cannot create its directory: %s", out, strerror(errno)); goto done; }
+    if (rank == 0 && make_parent_dirs(out)) { cli_error("train", "%s: cannot create its directory: %s", out, strerror(errno)); goto done; }
 
     if (cli_load_data("train", o.data, &train, &test)) goto done;
     const ccnn_input_spec *in = ccnn_net_input(net);
@@ -242,43 +290,78 @@ int cmd_train(int argc, char **argv)
     hist = calloc((size_t)cfg->epochs + 1, sizeof *hist);
     confusion = calloc((size_t)classes * classes, sizeof *confusion);
     if (!hist || !confusion) { cli_error("train", "out of memory"); goto done; }
+    if (check_chunks(train->n, cfg->batch, procs)) goto done;
+    agreed = 1;
+    if (cli_dist_failed(0)) goto done; /* another process failed: it said why */
     int done_epochs = ccnn_trainer_epochs_done(tr);
     /* one history entry per epoch done, so the epochs to come fit in hist */
     int n_hist = o.resume ? history_load(o.resume, hist, done_epochs < cfg->epochs ? done_epochs : cfg->epochs) : 0;
 
-    progress pg = {isatty(2), cfg->epochs, 0, 0};
+    progress pg = {rank == 0 && isatty(2), cfg->epochs, 0, 0};
     size_t n_params = ccnn_net_num_params(net);
     printf("network: %d layers, %zu parameters; data: %s (%d train, %d test images); %d threads, %s kernels\n",
            ccnn_net_num_layers(net), n_params, o.data, train->n, test->n, ccnn_get_num_threads(),
            ccnn_isa_name(ccnn_get_isa()));
-    if (o.resume) printf("resuming %s after epoch %d of %d\n", o.resume, done_epochs, cfg->epochs);
+    if (procs > 1) printf("data-parallel: %d processes, %d threads each\n", procs, ccnn_get_num_threads());
+    uint64_t estep = ccnn_trainer_epoch_step(tr);
+    if (o.resume && estep)
+        printf("resuming %s in epoch %d of %d, after its step %llu\n", o.resume, done_epochs + 1,
+               cfg->epochs, (unsigned long long)estep);
+    else if (o.resume) printf("resuming %s after epoch %d of %d\n", o.resume, done_epochs, cfg->epochs);
     fflush(stdout);
+    g_trainer = tr;
+    old_sigint = signal(SIGINT, on_sigint);
+    /* mpirun ends the job on Ctrl-C but forwards SIGUSR1: the way to stop
+     * a data-parallel run after a step, saved */
+    old_sigusr1 = signal(SIGUSR1, on_sigint);
     double test_acc = NAN;
     for (int e = done_epochs; e < cfg->epochs; e++) {
         ccnn_epoch_stats st;
         uint64_t bad = 0;
         rc = ccnn_trainer_epoch(tr, train, &st, on_batch, &pg, &bad);
-        if (rc == CCNN_ENONFINITE) {
+        int stopped = rc == CCNN_EINTR;
+        if (stopped) rc = CCNN_OK;
+        if (rc == CCNN_ENONFINITE) { /* every process sees it at the same step */
             if (pg.tty) fputs("\n", stderr);
             cli_error("train", "the loss or a gradient became NaN or infinite at step %llu (epoch %d); "
                       "stopped. The last good model is %s%s", (unsigned long long)bad, e + 1, out,
                       e > done_epochs || o.resume ? "" : " (none was written: this was the first epoch)");
             goto done;
         }
-        if (rc) { cli_error("train", "epoch %d: %s", e + 1, ccnn_strerror(rc)); goto done; }
-        if ((rc = ccnn_evaluate(net, test, 256, &test_acc, NULL, confusion))) {
-            cli_error("train", "evaluation: %s", ccnn_strerror(rc));
+        if (rc) {
+            cli_error("train", "epoch %d: %s", e + 1, ccnn_strerror(rc));
+            cli_dist_abort(1); /* the others may be waiting for this process */
             goto done;
         }
-        st.test_acc = test_acc;
-        hist[n_hist++] = st;
-        printf("epoch %2d/%d  loss %.4f  train acc %.4f  test acc %.4f  %6.1f s  %6.0f img/s  lr %.3g\n",
-               st.epoch, cfg->epochs, st.loss, st.train_acc, st.test_acc, st.seconds, st.images_per_s, st.lr);
-        fflush(stdout);
-        if (save_all(out, net, tr, hist, n_hist, test, confusion)) goto done;
+        if (!stopped || !ccnn_trainer_epoch_step(tr)) { /* a whole epoch */
+            if ((rc = ccnn_trainer_evaluate(tr, test, 256, &test_acc, NULL, confusion))) {
+                cli_error("train", "evaluation: %s", ccnn_strerror(rc));
+                cli_dist_abort(1);
+                goto done;
+            }
+            st.test_acc = test_acc;
+            hist[n_hist++] = st;
+            printf("epoch %2d/%d  loss %.4f  train acc %.4f  test acc %.4f  %6.1f s  %6.0f img/s  lr %.3g\n",
+                   st.epoch, cfg->epochs, st.loss, st.train_acc, st.test_acc, st.seconds, st.images_per_s, st.lr);
+            fflush(stdout);
+        }
+        if (rank == 0 && save_all(out, net, tr, hist, n_hist, test, confusion)) {
+            cli_dist_abort(1);
+            goto done;
+        }
+        if (stopped) {
+            uint64_t steps;
+            ccnn_trainer_get_counters(tr, NULL, &steps);
+            if (rank == 0)
+                fprintf(stderr, "\ninterrupted: stopped after step %llu (epoch %d); the model is saved in %s.\n"
+                        "Resume with: ccnn train --resume %s\n", (unsigned long long)steps,
+                        ccnn_trainer_epochs_done(tr) + !!ccnn_trainer_epoch_step(tr), out, out);
+            status = 130;
+            goto done;
+        }
     }
     if (isnan(test_acc)) { /* nothing left to train: report the model as it is */
-        if ((rc = ccnn_evaluate(net, test, 256, &test_acc, NULL, confusion))) {
+        if ((rc = ccnn_trainer_evaluate(tr, test, 256, &test_acc, NULL, confusion))) {
             cli_error("train", "evaluation: %s", ccnn_strerror(rc));
             goto done;
         }
@@ -290,11 +373,16 @@ int cmd_train(int argc, char **argv)
     printf("test accuracy: %.4f\n", test_acc);
     status = 0;
 done:
+    if (!agreed) cli_dist_failed(1); /* so the others stop too */
+    signal(SIGINT, old_sigint);
+    signal(SIGUSR1, old_sigusr1);
+    g_trainer = NULL;
     free(hist);
     free(confusion);
     ccnn_dataset_free(train);
     ccnn_dataset_free(test);
     ccnn_trainer_free(tr);
     ccnn_net_free(net);
+    cli_dist_finish();
     return status;
 }

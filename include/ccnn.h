@@ -35,7 +35,10 @@ enum {
     CCNN_EFORMAT = -5,   /* a file is corrupt, truncated or of the wrong kind */
     CCNN_ESHAPE = -6,    /* shapes that do not fit together */
     CCNN_ENONFINITE = -7,/* a value became NaN or infinite */
-    CCNN_ENOTFOUND = -8  /* a named item does not exist */
+    CCNN_ENOTFOUND = -8, /* a named item does not exist */
+    CCNN_EDIST = -9,     /* data-parallel training: a communication failed, or the
+                            processes disagree (docs/distributed.md) */
+    CCNN_EINTR = -10     /* stopped on request (ccnn_trainer_request_stop) */
 };
 
 /* A readable message for a return code; never NULL. */
@@ -328,7 +331,8 @@ typedef struct ccnn_epoch_stats {
     double loss, train_acc, test_acc, seconds, images_per_s, lr;
 } ccnn_epoch_stats;
 
-/* Called after every batch; return non-zero to stop. */
+/* Called after every batch; return non-zero to stop there (the epoch then
+ * returns CCNN_EINTR, as after ccnn_trainer_request_stop). */
 typedef int (*ccnn_progress_fn)(void *user, int epoch, int batch, int n_batches,
                                 double loss, double images_per_s);
 
@@ -336,10 +340,12 @@ typedef int (*ccnn_progress_fn)(void *user, int epoch, int batch, int n_batches,
  * buffers; it does not own the net or the data sets. */
 int ccnn_trainer_create(ccnn_trainer **out, ccnn_net *net);
 void ccnn_trainer_free(ccnn_trainer *tr);
-/* One epoch over `train` (shuffled from the seed and the epoch number).
+/* One epoch over `train` (shuffled from the seed and the epoch number), or
+ * the rest of one stopped mid-epoch (ccnn_trainer_epoch_step).
  * Returns CCNN_ENONFINITE if the loss or a gradient becomes NaN or infinite;
  * then *bad_step (may be NULL) says at which step, and the parameters are
- * left as they were after the last good step. */
+ * left as they were after the last good step. CCNN_EINTR: stopped on
+ * request after a step (stats cover the steps run). */
 int ccnn_trainer_epoch(ccnn_trainer *tr, const ccnn_dataset *train, ccnn_epoch_stats *stats,
                        ccnn_progress_fn progress, void *user, uint64_t *bad_step);
 int ccnn_trainer_epochs_done(const ccnn_trainer *tr);
@@ -349,6 +355,47 @@ int ccnn_trainer_num_tensors(const ccnn_trainer *tr);
 int ccnn_trainer_tensor(ccnn_trainer *tr, int i, ccnn_tensor_info *info);
 void ccnn_trainer_get_counters(const ccnn_trainer *tr, int *epochs_done, uint64_t *steps);
 void ccnn_trainer_set_counters(ccnn_trainer *tr, int epochs_done, uint64_t steps);
+
+/* ---- data-parallel training (docs/distributed.md) -------------------------
+ * Each step's batch is cut into chunks of CCNN_CHUNK images (the last one may
+ * be shorter); every weight gradient is computed chunk by chunk and the chunk
+ * gradients are added in chunk order, so the sum is the same whichever
+ * process computed which chunk. With a communicator of N processes, process
+ * r takes the r-th contiguous share of each step's chunks; batch-norm
+ * statistics are those of the whole batch, dropout and augmentation draw from
+ * each image's place in the batch, and the model's bits are those of the
+ * single-process run at any N. Every step needs at least N chunks
+ * (ccnn_trainer_epoch returns CCNN_EINVAL otherwise). */
+#define CCNN_CHUNK 8
+
+/* Train data-parallel over the MPI communicator *comm (a pointer to an
+ * MPI_Comm, so this header needs no mpi.h; see ccnn_trainer_set_mpi_comm
+ * below). The trainer duplicates it; every process of it must make the same
+ * trainer calls with the same net, data and configuration. comm NULL: back
+ * to one process. CCNN_EINVAL in a build without MPI; CCNN_EDIST if MPI
+ * fails. The library never aborts the job: on an error the caller decides
+ * (a command line program would call MPI_Abort). */
+int ccnn_trainer_set_comm(ccnn_trainer *tr, const void *comm);
+/* This process's rank and the number of processes (0 and 1 without one). */
+void ccnn_trainer_get_rank(const ccnn_trainer *tr, int *rank, int *size);
+/* Ask the trainer to stop after the step in progress (async-signal-safe:
+ * only sets a flag). ccnn_trainer_epoch then returns CCNN_EINTR with the
+ * state after that step (a model saved then resumes mid-epoch exactly).
+ * Under a communicator, the processes agree on the step to stop after: a
+ * request on any one of them stops all. */
+void ccnn_trainer_request_stop(ccnn_trainer *tr);
+/* Steps of the current epoch already done (non-zero after CCNN_EINTR);
+ * model files keep it as "ccnn.epoch_step". */
+uint64_t ccnn_trainer_epoch_step(const ccnn_trainer *tr);
+void ccnn_trainer_set_epoch_step(ccnn_trainer *tr, uint64_t step);
+/* Evaluation split over the trainer's processes (each evaluates its share of
+ * ds; the counts are combined), else ccnn_evaluate. Same results as it. */
+int ccnn_trainer_evaluate(ccnn_trainer *tr, const ccnn_dataset *ds, int batch, double *accuracy,
+                          double *loss, int *confusion);
+/* Whether every process holds the same parameters, state and optimizer
+ * state (a hash compared across processes): CCNN_OK, or CCNN_EDIST. The
+ * trainer checks it after every epoch. */
+int ccnn_trainer_check_replicas(ccnn_trainer *tr);
 
 /* Evaluation: accuracy and confusion[true * classes + predicted] (may be NULL;
  * classes^2 ints). */
@@ -387,6 +434,14 @@ int ccnn_report_write_html(const char *path, const char *title, const ccnn_epoch
                            const char (*class_names)[CCNN_NAME_MAX]);
 
 #ifdef __cplusplus
+}
+#endif
+
+/* With mpi.h included before this header: the typed form. */
+#if defined(MPI_VERSION) && !defined(CCNN_NO_MPI_WRAPPER)
+static inline int ccnn_trainer_set_mpi_comm(ccnn_trainer *tr, MPI_Comm comm)
+{
+    return ccnn_trainer_set_comm(tr, &comm);
 }
 #endif
 #endif /* CCNN_H */

@@ -62,4 +62,9 @@ int ccnn_errf(char *err, size_t errlen, int code, const char *fmt, ...)
 /* Thread count for OpenMP regions (>= 1). */
 int ccnn_threads(void);
 
+/* ccnn_augment for images [first, first + count) of a step's batch: image i
+ * of x draws as image first + i (src/data/augment.c). */
+int ccnn_augment_at(float *x, int count, int c, int h, int w, int pad, int flip,
+                    uint64_t seed, uint64_t step, int first);
+
 #endif

@@ -84,7 +84,7 @@ static int h_make(harness *h, const ccnn_layer_spec *spec, int n_in, ccnn_shape 
     }
     l->out = test_alloc(h->ny);
     l->dout = test_alloc(h->ny);
-    h->run = (ccnn_run){batch, train, 1, 1, NULL, 0};
+    h->run = (ccnn_run){batch, train, 1, 1, NULL, 0, NULL, 0, 0};
     return l->ops->reserve ? l->ops->reserve(l, batch) : 0;
 }
 

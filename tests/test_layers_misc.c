@@ -436,7 +436,7 @@ static void run_deconv_fixture(const char *name, ccnn_conv_impl impl, double tol
         memcpy(l->dout, f.dy, f.ny * sizeof(float));
         l->in[0] = f.x;
         l->din[0] = dx;
-        ccnn_run run = {f.g.n, 1, 0, 0, NULL, 0};
+        ccnn_run run = {f.g.n, 1, 0, 0, NULL, 0, NULL, 0, 0};
         CHECK_RC(l->ops->backward(l, &run), 0);
         for (size_t i = 0; i < f.nx; i++) one_dx[i] = 1 + f.dx[i];
         for (size_t i = 0; i < f.nw; i++) one_g[i] = 1 + f.dw[i];

@@ -522,7 +522,7 @@ static int lh_make(lh *h, const ccnn_layer_spec *spec, ccnn_shape in, int batch,
     l->din[0] = test_alloc(h->nx);
     l->out = test_alloc(h->ny);
     l->dout = test_alloc(h->ny);
-    h->run = (ccnn_run){batch, train, 1234, 9, NULL, 0};
+    h->run = (ccnn_run){batch, train, 1234, 9, NULL, 0, NULL, 0, 0};
     return l->ops->reserve ? l->ops->reserve(l, batch) : 0;
 }
 

@@ -15,6 +15,8 @@ const char *ccnn_strerror(int code)
     case CCNN_ESHAPE: return "shapes do not fit together";
     case CCNN_ENONFINITE: return "a value became NaN or infinite";
     case CCNN_ENOTFOUND: return "not found";
+    case CCNN_EDIST: return "data-parallel training failed (a process failed or the processes disagree)";
+    case CCNN_EINTR: return "stopped on request";
     default: return "unknown error code";
     }
 }

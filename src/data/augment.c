@@ -3,7 +3,9 @@
  *
  * Every image draws from its own counter-based hash (core/rng.h) of (seed,
  * step, image index in the batch) - no generator state - so the result
- * depends on nothing else: not on the thread count, nor on earlier calls.
+ * depends on nothing else: not on the thread count, nor on earlier calls,
+ * nor on which process of a data-parallel run holds the image (its index
+ * counts from the step's first image: `first` in ccnn_augment_at).
  *
  * Crop: the image is padded by `pad` zeros on every side (zero in the
  * normalised space, i.e. the value 0.0f) and an H x W window is taken at
@@ -56,14 +58,20 @@ static void flip_plane(float *p, int64_t h, int64_t w)
 int ccnn_augment(float *x, int count, int c, int h, int w, int pad, int flip,
                  uint64_t seed, uint64_t step)
 {
-    if (!x || count < 0 || c <= 0 || h <= 0 || w <= 0 || pad < 0) return CCNN_EINVAL;
+    return ccnn_augment_at(x, count, c, h, w, pad, flip, seed, step, 0);
+}
+
+int ccnn_augment_at(float *x, int count, int c, int h, int w, int pad, int flip,
+                    uint64_t seed, uint64_t step, int first)
+{
+    if (!x || count < 0 || c <= 0 || h <= 0 || w <= 0 || pad < 0 || first < 0) return CCNN_EINVAL;
     if (pad == 0 && !flip) return CCNN_OK;
     const uint64_t span = 2 * (uint64_t)pad + 1;
     const size_t hw = (size_t)h * (size_t)w, chw = (size_t)c * hw;
     const int par = (size_t)count * chw >= ((size_t)1 << 16);
     #pragma omp parallel for if (par) num_threads(ccnn_threads()) schedule(static)
     for (int i = 0; i < count; i++) {
-        const uint64_t key = ccnn_hash3(seed, step, ((uint64_t)AUGMENT_STREAM << 32) ^ (uint64_t)i);
+        const uint64_t key = ccnn_hash3(seed, step, ((uint64_t)AUGMENT_STREAM << 32) ^ (uint64_t)(first + i));
         const int64_t sy = (int64_t)(ccnn_mix64(key + GOLDEN) % span) - pad;
         const int64_t sx = (int64_t)(ccnn_mix64(key + 2 * GOLDEN) % span) - pad;
         const int mirror = flip && (ccnn_mix64(key + 3 * GOLDEN) >> 63);

@@ -4,6 +4,8 @@
  *
  * Metadata: "format": "ccnn-model-1", "ccnn.net": network-file text,
  * "ccnn.epochs_done" and "ccnn.steps" (decimal, only with a trainer),
+ * "ccnn.epoch_step" (decimal, only when saved mid-epoch: the steps of the
+ * epoch in progress already done),
  * "ccnn.metrics": caller-supplied JSON (optional). Optimizer tensors are
  * named "optim.*". */
 #include "io/safetensors.h"
@@ -56,7 +58,7 @@ int ccnn_model_save(const char *path, ccnn_net *net, ccnn_trainer *tr, const cha
     if (!path || !*path || !net) return ERRF(CCNN_EINVAL, "ccnn_model_save: a path and a net are needed");
     ccnn_tensor_info *info = NULL;
     ccnn_st_out *outs = NULL;
-    char *text = NULL, epochs_s[32], steps_s[32];
+    char *text = NULL, epochs_s[32], steps_s[32], estep_s[32];
     int n_net, n_all;
     int rc = list_tensors(net, tr, &info, &n_net, &n_all, path, err, errlen);
     if (rc) return rc;
@@ -67,7 +69,7 @@ int ccnn_model_save(const char *path, ccnn_net *net, ccnn_trainer *tr, const cha
     rc = ccnn_net_to_text(net, &text);
     if (rc) { rc = ERRF(rc, "%s: cannot describe the network: %s", path, ccnn_strerror(rc)); goto out; }
 
-    ccnn_st_kv meta[5];
+    ccnn_st_kv meta[6];
     int n_meta = 0;
     meta[n_meta++] = (ccnn_st_kv){"format", MODEL_FORMAT};
     meta[n_meta++] = (ccnn_st_kv){"ccnn.net", text};
@@ -79,6 +81,10 @@ int ccnn_model_save(const char *path, ccnn_net *net, ccnn_trainer *tr, const cha
         snprintf(steps_s, sizeof steps_s, "%" PRIu64, steps);
         meta[n_meta++] = (ccnn_st_kv){"ccnn.epochs_done", epochs_s};
         meta[n_meta++] = (ccnn_st_kv){"ccnn.steps", steps_s};
+        if (ccnn_trainer_epoch_step(tr)) {
+            snprintf(estep_s, sizeof estep_s, "%" PRIu64, ccnn_trainer_epoch_step(tr));
+            meta[n_meta++] = (ccnn_st_kv){"ccnn.epoch_step", estep_s};
+        }
     }
     if (extra_json) meta[n_meta++] = (ccnn_st_kv){"ccnn.metrics", extra_json};
 
@@ -183,7 +189,7 @@ int ccnn_model_load(const char *path, ccnn_net **net_out, ccnn_trainer **tr_out,
     ccnn_net *net = NULL;
     ccnn_trainer *tr = NULL;
     char *label = NULL;
-    uint64_t epochs = 0, steps = 0;
+    uint64_t epochs = 0, steps = 0, estep = 0;
     int rc = ccnn_st_read_file(path, &f, err, errlen);
     if (rc) return rc;
     rc = check_format(&f, 1, path, err, errlen);
@@ -191,7 +197,9 @@ int ccnn_model_load(const char *path, ccnn_net **net_out, ccnn_trainer **tr_out,
     const char *text = ccnn_st_meta(&f, "ccnn.net");
     if (!text) { rc = ERRF(CCNN_EFORMAT, "%s: no network (ccnn.net) in the metadata", path); goto out; }
     if (tr_out && (parse_counter(ccnn_st_meta(&f, "ccnn.epochs_done"), INT32_MAX, &epochs) ||
-                   parse_counter(ccnn_st_meta(&f, "ccnn.steps"), UINT64_MAX, &steps))) {
+                   parse_counter(ccnn_st_meta(&f, "ccnn.steps"), UINT64_MAX, &steps) ||
+                   (ccnn_st_meta(&f, "ccnn.epoch_step") &&
+                    parse_counter(ccnn_st_meta(&f, "ccnn.epoch_step"), steps, &estep)))) {
         rc = ERRF(CCNN_EFORMAT, "%s: no valid training counters (ccnn.epochs_done, ccnn.steps) "
                   "in the metadata; the model was saved without a trainer", path);
         goto out;
@@ -216,7 +224,10 @@ int ccnn_model_load(const char *path, ccnn_net **net_out, ccnn_trainer **tr_out,
     }
     rc = load_tensors(&f, net, tr, CCNN_EFORMAT, path, err, errlen);
     if (rc) goto out;
-    if (tr) ccnn_trainer_set_counters(tr, (int)epochs, steps);
+    if (tr) {
+        ccnn_trainer_set_counters(tr, (int)epochs, steps);
+        ccnn_trainer_set_epoch_step(tr, estep);
+    }
     *net_out = net;
     if (tr_out) *tr_out = tr;
 out:

@@ -21,9 +21,16 @@
  * q + 2 (c - mean) (s - hw c) + hw (c - mean)^2, every term of which is
  * small or positive: no E[x^2] - E[x]^2 cancellation. Each plane's numbers
  * come from one kernel call whichever thread makes it, and the combination
- * order is fixed, so results do not depend on the thread count. */
+ * order is fixed, so results do not depend on the thread count.
+ *
+ * Data-parallel training (dist/dist.h): each process holds some images of
+ * the batch; the per-plane numbers of all of them are gathered (in image
+ * order) before the planes are combined, so every process takes the whole
+ * batch's statistics in the same order as one process would: the same
+ * bits, whatever the number of processes. */
 #include "net/layer.h"
 #include "kernels/eltwise.h"
+#include "dist/dist.h"
 #include <math.h>
 #include <stdlib.h>
 
@@ -36,6 +43,8 @@ typedef struct {
     float *fa, *fb, *fc;       /* per channel: y = x * fa + fb; dx += fa dy + fb x + fc */
     float *plane;              /* 3 floats per plane */
     size_t plane_cap;          /* planes */
+    float *all;                /* data-parallel: the planes of every process */
+    size_t all_cap;            /* floats */
     int batch_stats;           /* 1: the last forward normalised with batch statistics */
 } bn_priv;
 
@@ -100,41 +109,68 @@ static int bn_reserve(ccnn_layer *l, int batch)
 /* Threads split the planes of the two streaming passes (whole planes: a
  * plane's numbers do not depend on which thread computes them) and the
  * channels in between; one parallel region, three loops. */
+/* The per-plane numbers (per_plane floats each) of the whole batch: this
+ * call's alone, or in data-parallel training all processes' (*n images). */
+static int all_planes(bn_priv *pv, const ccnn_run *run, int64_t C, int per_plane, const float **ps,
+                      int64_t *n)
+{
+    if (!run->dist) return CCNN_OK;
+    size_t need = (size_t)run->global_batch * (size_t)C * (size_t)per_plane;
+    if (need > pv->all_cap) {
+        float *p = realloc(pv->all, need * sizeof(float));
+        if (!p) return CCNN_ENOMEM;
+        pv->all = p;
+        pv->all_cap = need;
+    }
+    int rc = ccnn_dist_allgather(run->dist, *ps, (size_t)C * per_plane, pv->all);
+    if (rc) return rc;
+    *ps = pv->all;
+    *n = run->global_batch;
+    return CCNN_OK;
+}
+
 static int bn_forward(ccnn_layer *l, const ccnn_run *run)
 {
     bn_priv *pv = l->priv;
     const ccnn_eltwise_kernels *k = ccnn_eltwise_for(ccnn_get_isa());
     const int64_t C = l->in_shape[0].c, N = run->batch, NC = N * C;
-    const int64_t hw = (int64_t)l->in_shape[0].h * l->in_shape[0].w, M = N * hw;
+    const int64_t hw = (int64_t)l->in_shape[0].h * l->in_shape[0].w;
     const float *gamma = l->params + l->tensors[T_WEIGHT].offset;
     const float *beta = l->params + l->tensors[T_BIAS].offset;
     float *rmean = l->state + l->tensors[T_RUNNING_MEAN].offset;
     float *rvar = l->state + l->tensors[T_RUNNING_VAR].offset;
     const double mom = l->spec.momentum, eps = l->spec.eps;
     const float *x = l->in[0];
-    float *y = l->out, *ps = pv->plane;
+    float *y = l->out, *pl = pv->plane;
     const int train = run->train;
     pv->batch_stats = train;
+    if (train) {
+        #pragma omp parallel for num_threads(ccnn_threads()) schedule(static) if (NC * hw > 16384)
+        for (int64_t p = 0; p < NC; p++) {
+            const float *xp = x + (size_t)p * hw;
+            float s = k->sum(xp, hw), c = s / (float)hw;
+            pl[3 * p] = s;
+            pl[3 * p + 1] = c;
+            pl[3 * p + 2] = k->sq_dev(xp, hw, c);
+        }
+    }
+    const float *ps = pl;
+    int64_t NB = N; /* images whose statistics these are */
+    if (train) {
+        int rc = all_planes(pv, run, C, 3, &ps, &NB);
+        if (rc) return rc;
+    }
+    const int64_t M = NB * hw;
     #pragma omp parallel num_threads(ccnn_threads()) if (NC * hw > 16384)
     {
-        if (train) {
-            #pragma omp for schedule(static)
-            for (int64_t p = 0; p < NC; p++) {
-                const float *xp = x + (size_t)p * hw;
-                float s = k->sum(xp, hw), c = s / (float)hw;
-                ps[3 * p] = s;
-                ps[3 * p + 1] = c;
-                ps[3 * p + 2] = k->sq_dev(xp, hw, c);
-            }
-        }
         #pragma omp for schedule(static)
         for (int64_t c = 0; c < C; c++) {
             double mean, var;
             if (train) {
                 double sum = 0, m2 = 0;
-                for (int64_t n = 0; n < N; n++) sum += ps[3 * (n * C + c)];
+                for (int64_t n = 0; n < NB; n++) sum += ps[3 * (n * C + c)];
                 mean = sum / (double)M;
-                for (int64_t n = 0; n < N; n++) {
+                for (int64_t n = 0; n < NB; n++) {
                     const float *st = ps + 3 * (n * C + c);
                     double d = (double)st[1] - mean, dev = (double)st[0] - (double)hw * st[1];
                     m2 += (double)st[2] + 2 * d * dev + (double)hw * d * d;
@@ -173,23 +209,28 @@ static int bn_backward(ccnn_layer *l, const ccnn_run *run)
     bn_priv *pv = l->priv;
     const ccnn_eltwise_kernels *k = ccnn_eltwise_for(ccnn_get_isa());
     const int64_t C = l->in_shape[0].c, N = run->batch, NC = N * C;
-    const int64_t hw = (int64_t)l->in_shape[0].h * l->in_shape[0].w, M = N * hw;
+    const int64_t hw = (int64_t)l->in_shape[0].h * l->in_shape[0].w;
     const float *gamma = l->params + l->tensors[T_WEIGHT].offset;
     float *dgamma = l->grads + l->tensors[T_WEIGHT].offset;
     float *dbeta = l->grads + l->tensors[T_BIAS].offset;
     const float *x = l->in[0], *dy = l->dout;
-    float *dx = l->din[0], *ps = pv->plane;
+    float *dx = l->din[0], *pl = pv->plane;
+    #pragma omp parallel for num_threads(ccnn_threads()) schedule(static) if (NC * hw > 16384)
+    for (int64_t p = 0; p < NC; p++)
+        k->bn_grad_sums(x + (size_t)p * hw, dy + (size_t)p * hw, hw, (float)pv->mean[p % C],
+                        &pl[2 * p], &pl[2 * p + 1]);
+    const float *ps = pl;
+    int64_t NB = N;
+    int rc = all_planes(pv, run, C, 2, &ps, &NB);
+    if (rc) return rc;
+    const int64_t M = NB * hw;
     #pragma omp parallel num_threads(ccnn_threads()) if (NC * hw > 16384)
     {
-        #pragma omp for schedule(static)
-        for (int64_t p = 0; p < NC; p++)
-            k->bn_grad_sums(x + (size_t)p * hw, dy + (size_t)p * hw, hw, (float)pv->mean[p % C],
-                            &ps[2 * p], &ps[2 * p + 1]);
         #pragma omp for schedule(static)
         for (int64_t c = 0; c < C; c++) {
             const double mean = pv->mean[c], inv = pv->inv_std[c];
             double sdy = 0, sdyx = 0;
-            for (int64_t n = 0; n < N; n++) {
+            for (int64_t n = 0; n < NB; n++) {
                 sdy += ps[2 * (n * C + c)];
                 sdyx += ps[2 * (n * C + c) + 1];
             }
@@ -222,6 +263,7 @@ static void bn_destroy(ccnn_layer *l)
         free(pv->mean); free(pv->inv_std);
         free(pv->fa); free(pv->fb); free(pv->fc);
         free(pv->plane);
+        free(pv->all);
         free(pv);
     }
     l->priv = NULL;

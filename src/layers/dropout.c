@@ -5,7 +5,9 @@
  * The keep/drop decision for element i of the batch tensor is a pure
  * function of (run seed, run step, layer index, i) through the counter-based
  * hash of core/rng.h: no generator state, so a forward is reproducible from
- * its step and independent of the thread count. The mask is kept for
+ * its step and independent of the thread count, and i counts from the
+ * step's first image, so the mask does not depend on which process of a
+ * data-parallel run holds the image. The mask is kept for
  * backward. */
 #include "net/layer.h"
 #include <stdlib.h>
@@ -58,9 +60,11 @@ static int dropout_forward(ccnn_layer *l, const ccnn_run *run)
     }
     const float scale = (float)(1.0 / (1.0 - p));
     const uint64_t key = ccnn_hash3(run->seed, run->step, (uint64_t)l->index);
+    /* element i of this call is element i0 + i of the step's batch tensor */
+    const uint64_t i0 = (uint64_t)run->first * ccnn_shape_size(l->in_shape[0]);
     #pragma omp parallel for num_threads(ccnn_threads()) schedule(static) if (n > 16384)
     for (int64_t i = 0; i < n; i++) {
-        uint8_t k = ccnn_u01(ccnn_hash3(key, (uint64_t)i, DROPOUT_STREAM)) >= p;
+        uint8_t k = ccnn_u01(ccnn_hash3(key, i0 + (uint64_t)i, DROPOUT_STREAM)) >= p;
         pv->keep[i] = k;
         l->out[i] = k ? l->in[0][i] * scale : 0.0f;
     }

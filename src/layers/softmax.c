@@ -33,7 +33,8 @@ static int softmax_backward(ccnn_layer *l, const ccnn_run *run)
 {
     if (!l->din[0]) return CCNN_OK;
     int64_t K = l->out_shape.c;
-    float inv = 1.0f / (float)run->batch;
+    /* the mean over the whole step's batch, which a process may hold part of */
+    float inv = 1.0f / (float)(run->global_batch ? run->global_batch : run->batch);
     for (int64_t n = 0; n < run->batch; n++) {
         const float *p = l->out + n * K;
         float *dz = l->din[0] + n * K;

@@ -10,7 +10,14 @@
  * engine zeroes them first). A layer output read by several layers thus
  * receives the sum of their gradients, as the chain rule requires. The one
  * exception saves a pass over memory: a layer that is the only reader of
- * its input may be told (run->din_fresh) to write din[0] outright. */
+ * its input may be told (run->din_fresh) to write din[0] outright.
+ *
+ * Weight gradients are computed chunk by chunk (CCNN_CHUNK images per call,
+ * net.c) for every layer with parameters but batch norm, so such a layer
+ * must treat images independently, and add each call's weight gradient to
+ * l->grads as one finished value per element (grads[i] += dw[i]; a GEMM
+ * with beta 1 whose K fits one block does the same): then the calls add up
+ * to the chunk-order sum that data-parallel training reproduces. */
 #ifndef CCNN_LAYER_H
 #define CCNN_LAYER_H
 
@@ -32,6 +39,13 @@ typedef struct ccnn_run {
      * a layer whose ops say set_din may write it (=) instead of adding;
      * only given for one-input layers that set set_din. */
     int din_fresh;
+    /* Data-parallel training (dist/dist.h): the processes' communication,
+     * NULL in a single process. This call's images are [first, first +
+     * batch) of a step of global_batch images (0 and batch alone), so
+     * draws keyed by an image's place in the batch, batch statistics and
+     * the mean loss are the step's, whichever process holds the image. */
+    struct ccnn_dist *dist;
+    int first, global_batch;
 } ccnn_run;
 
 /* A named tensor of a layer, within its params or state. */

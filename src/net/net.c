@@ -1,6 +1,7 @@
 /* net.c - the network engine: building a graph of layers, owning its
  * memory, and running forward and backward over it. */
 #include "net/net_internal.h"
+#include "dist/dist.h"
 #include <math.h>
 #include <stdio.h>
 #include <ctype.h>
@@ -71,6 +72,7 @@ void ccnn_net_free(ccnn_net *net)
     free(net->params);
     free(net->grads);
     free(net->state);
+    free(net->chunk_grads);
     free(net);
 }
 
@@ -322,12 +324,23 @@ static int reserve(ccnn_net *net, int batch)
     return CCNN_OK;
 }
 
+/* A data-parallel step's place of this process's images (dist/dist.h). */
+static void set_dist(const ccnn_net *net, ccnn_run *run)
+{
+    if (!net->dist) return;
+    const ccnn_dist_step *st = ccnn_dist_get_step(net->dist);
+    run->dist = net->dist;
+    run->first = st->first;
+    run->global_batch = st->global_batch;
+}
+
 int ccnn_net_forward(ccnn_net *net, const float *x, int batch, int train, uint64_t step)
 {
     if (!net || !x || batch <= 0 || net->n_layers == 0) return CCNN_EINVAL;
     int rc = reserve(net, batch);
     if (rc) return rc;
-    ccnn_run run = {batch, train != 0, net->train.seed, step, NULL, 0};
+    ccnn_run run = {batch, train != 0, net->train.seed, step, NULL, 0, NULL, 0, batch};
+    if (train) set_dist(net, &run);
     for (int i = 0; i < net->n_layers; i++) {
         ccnn_layer *l = net->layers[i];
         for (int j = 0; j < l->n_in; j++)
@@ -384,6 +397,69 @@ static void zero_floats(float *p, size_t n)
     }
 }
 
+/* Layers whose weight gradients are summed chunk by chunk: every layer with
+ * parameters but batch norm, whose gradients come from statistics of the
+ * whole batch (taken across the processes) and so are the same anywhere. */
+static int chunked(const ccnn_layer *l)
+{
+    return l->n_params && l->spec.type != CCNN_LAYER_BATCHNORM;
+}
+
+/* Backward of layer l one chunk of CCNN_CHUNK images at a time; the
+ * chunks' weight gradients are added in chunk order into l->grads (across
+ * the processes, in rank order, with a communicator). The chunks are
+ * independent: such a layer treats every image apart but for the sums
+ * over the batch. */
+static int backward_chunked(ccnn_net *net, ccnn_layer *l, const ccnn_run *run)
+{
+    const int batch = run->batch, n_chunks = (batch + CCNN_CHUNK - 1) / CCNN_CHUNK;
+    const float *in0[CCNN_MAX_INPUTS];
+    float *din0[CCNN_MAX_INPUTS], *dout0 = l->dout, *grads0 = l->grads;
+    size_t in_size[CCNN_MAX_INPUTS], out_size = ccnn_shape_size(l->out_shape);
+    for (int j = 0; j < l->n_in; j++) {
+        in0[j] = l->in[j];
+        din0[j] = l->din[j];
+        in_size[j] = ccnn_shape_size(l->in_shape[j]);
+    }
+    /* The first process of the chain (or a process alone) starts the sum:
+     * its chunks may go straight into one sum, since a layer adds each
+     * chunk's gradient to l->grads as a finished value (g + c_k, the same
+     * bits as adding c_k kept apart), which saves the buffers' memory
+     * traffic. The others hold theirs apart until the sum before them
+     * arrives. */
+    const int direct = !run->dist || ccnn_dist_rank(run->dist) == 0;
+    float *acc = net->chunk_grads + l->param_offset;
+    if (run->dist && direct) memset(acc, 0, l->n_params * sizeof(float));
+    int rc = CCNN_OK;
+    for (int k = 0; k < n_chunks && !rc; k++) {
+        const int a = k * CCNN_CHUNK, count = batch - a < CCNN_CHUNK ? batch - a : CCNN_CHUNK;
+        if (direct) {
+            l->grads = run->dist ? acc : grads0; /* grads0 was zeroed by the engine */
+        } else {
+            l->grads = acc + (size_t)k * net->n_params;
+            memset(l->grads, 0, l->n_params * sizeof(float));
+        }
+        for (int j = 0; j < l->n_in; j++) {
+            l->in[j] = in0[j] + (size_t)a * in_size[j];
+            l->din[j] = din0[j] ? din0[j] + (size_t)a * in_size[j] : NULL;
+        }
+        l->dout = dout0 + (size_t)a * out_size;
+        ccnn_run r = *run;
+        r.batch = count;
+        r.first = run->first + a;
+        rc = l->ops->backward(l, &r);
+    }
+    for (int j = 0; j < l->n_in; j++) {
+        l->in[j] = in0[j];
+        l->din[j] = din0[j];
+    }
+    l->dout = dout0;
+    l->grads = grads0;
+    if (rc || !run->dist) return rc;
+    return ccnn_dist_reduce_chunks(run->dist, acc, net->n_params, direct ? 1 : n_chunks, grads0,
+                                   l->n_params, l->index);
+}
+
 int ccnn_net_backward(ccnn_net *net, const uint8_t *labels, float *dx)
 {
     if (!net || !net->last_train || !net->last_batch) return CCNN_EINVAL;
@@ -393,7 +469,15 @@ int ccnn_net_backward(ccnn_net *net, const uint8_t *labels, float *dx)
     for (int n = 0; n < net->last_batch; n++)
         if (labels[n] >= classes) return CCNN_EINVAL;
     int batch = net->last_batch;
-    ccnn_run run = {batch, 1, net->train.seed, net->last_step, labels, 0};
+    ccnn_run run = {batch, 1, net->train.seed, net->last_step, labels, 0, NULL, 0, batch};
+    set_dist(net, &run);
+    int n_chunks = (batch + CCNN_CHUNK - 1) / CCNN_CHUNK;
+    if (run.dist && (size_t)n_chunks * net->n_params > net->chunk_floats) {
+        float *c = realloc(net->chunk_grads, (size_t)n_chunks * net->n_params * sizeof(float));
+        if (!c) return CCNN_ENOMEM;
+        net->chunk_grads = c;
+        net->chunk_floats = (size_t)n_chunks * net->n_params;
+    }
     memset(net->grads, 0, net->n_params * sizeof(float));
     /* Backward adds into each dout, so it must start at zero - but zeroing
      * all of them up front streams every activation gradient through memory
@@ -431,7 +515,11 @@ int ccnn_net_backward(ccnn_net *net, const uint8_t *labels, float *dx)
             else
                 zero_floats(l->din[j], (size_t)batch * ccnn_shape_size(net->layers[idx]->out_shape));
         }
-        int rc = l->ops->backward(l, &run);
+        int rc = chunked(l) ? backward_chunked(net, l, &run) : l->ops->backward(l, &run);
+        if (rc) return rc;
+    }
+    if (run.dist) {
+        int rc = ccnn_dist_wait(run.dist);
         if (rc) return rc;
     }
     if (dx) memcpy(dx, net->dx, (size_t)batch * in_size * sizeof(float));

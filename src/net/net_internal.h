@@ -17,6 +17,11 @@ struct ccnn_net {
     const float *x;                /* the input of the last forward */
     int last_batch, last_train;
     uint64_t last_step;
+    /* Weight gradients chunk by chunk (CCNN_CHUNK images each), added in
+     * chunk order: n_params floats per chunk of the last backward. */
+    float *chunk_grads;
+    size_t chunk_floats;       /* allocated */
+    struct ccnn_dist *dist;    /* set by the trainer during a data-parallel step */
 };
 
 /* Whether `name` may name a layer: a letter or _, then letters, digits, _
