@@ -10,8 +10,6 @@ CFLAGS  ?= $(OPT) -g
 # reads errno after a math function; strtod and friends still set it).
 CFLAGS  += -std=c11 -Wall -Wextra -fno-math-errno -fopenmp -fPIC -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc
 LDLIBS  += -lcjson -lz -lm -fopenmp
-# libstb (image decoding) for `ccnn predict`
-LDLIBS_CLI = -lstb
 # Open MPI (optional; docs/distributed.md): data-parallel training when
 # pkg-config finds ompi-c. MPI=1 / MPI=0 forces it on or off.
 MPI ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
@@ -20,6 +18,9 @@ CFLAGS  += -DCCNN_MPI $(shell pkg-config --cflags ompi-c)
 LDLIBS  += $(shell pkg-config --libs ompi-c)
 PC_REQUIRES = ompi-c
 endif
+# Image decoding (src/image/): libpng and libjpeg-turbo, made for untrusted files.
+CFLAGS  += $(shell pkg-config --cflags libpng 2>/dev/null)
+LDLIBS  += $(or $(shell pkg-config --libs libpng 2>/dev/null),-lpng16) -ljpeg
 
 LIB_SRC   := $(sort $(wildcard src/*/*.c))
 CLI_SRC   := $(sort $(wildcard cli/*.c))
@@ -31,7 +32,7 @@ CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/default_net.o
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-sanitize bench accuracy install clean
+.PHONY: all test test-sanitize bench accuracy install clean fuzz fuzz-smoke
 all: $(BUILD)/libccnn.a $(BUILD)/libccnn.so $(BUILD)/ccnn.pc $(if $(CLI_SRC),$(BUILD)/ccnn)
 
 $(BUILD)/obj/%.o: %.c include/ccnn.h $(wildcard src/*.h src/*/*.h)
@@ -63,7 +64,7 @@ $(BUILD)/ccnn.pc: ccnn.pc.in Makefile
 	    -e 's|@RPATH@|-Wl,-rpath,$${libdir} |' -e 's|@REQUIRES@|$(PC_REQUIRES)|' ccnn.pc.in > $@
 
 $(BUILD)/ccnn: $(CLI_OBJ) $(BUILD)/libccnn.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libccnn.a $(LDFLAGS) $(LDLIBS) $(LDLIBS_CLI)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libccnn.a $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/ccnn_tests: $(TEST_OBJ) $(BUILD)/libccnn.a
 	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libccnn.a $(LDFLAGS) $(LDLIBS)
@@ -116,6 +117,43 @@ bench: $(BENCH_BIN) all
 # Training to accuracy on Fashion-MNIST (minutes; FULL=1: about 45 minutes).
 accuracy: all
 	scripts/check-accuracy.sh $(if $(FULL),full)
+
+# ---- fuzzing (issue 11; docs/reliability.md) --------------------------------
+# One libFuzzer harness per parser in fuzz/, built with clang-14 under ASan +
+# UBSan (./scripts/install-deps.sh --fuzz). `make fuzz-smoke` runs each for
+# FUZZ_SECONDS from its committed seeds (fuzz/corpus/NAME); a crash, a leak,
+# an input over 1 GB or over 10 s fails it. FUZZ_RUN=DIR keeps what the runs
+# find in DIR/NAME (the campaign); the committed corpora stay as they are.
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 30
+FUZZ_BUILD   := $(BUILD)/fuzz
+FUZZ_CFLAGS  := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+                -Wno-pass-failed -std=c11 -Wall -Wextra -fno-math-errno -fopenmp -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc \
+                $(shell pkg-config --cflags libpng 2>/dev/null)
+FUZZ_SRC     := $(filter-out fuzz/fuzz.h,$(sort $(wildcard fuzz/fuzz_*.c)))
+FUZZ_BIN     := $(FUZZ_SRC:fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+
+fuzz: $(FUZZ_BIN)
+
+$(FUZZ_BUILD)/obj/%.o: %.c include/ccnn.h $(wildcard src/*.h src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(wildcard fuzz/fuzz_idx.c) $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(LDLIBS)
+
+fuzz-smoke: fuzz
+	@for b in $(FUZZ_BIN); do n=$${b##*/fuzz_}; \
+	    w=$(if $(FUZZ_RUN),$(FUZZ_RUN)/$$n,$(FUZZ_BUILD)/run/$$n); $(if $(FUZZ_RUN),,rm -rf $$w;) mkdir -p $$w; \
+	    echo "== fuzz_$$n ($(FUZZ_SECONDS) s)"; \
+	    if ASAN_OPTIONS=detect_leaks=1 $$b -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -timeout=10 \
+	        -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $$w fuzz/corpus/$$n \
+	        > $(FUZZ_BUILD)/$$n.log 2>&1; then \
+	        grep -E "^#[0-9]+.*DONE|^stat::number_of_executed_units|^stat::peak_rss_mb" $(FUZZ_BUILD)/$$n.log; \
+	    else tail -40 $(FUZZ_BUILD)/$$n.log; echo "fuzz_$$n FAILED (log: $(FUZZ_BUILD)/$$n.log)"; exit 1; fi; \
+	done
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin

@@ -25,6 +25,17 @@ int cli_u64(const char *cmd, const char *opt, const char *val, unsigned long lon
  * or prints a message and returns NULL. */
 const char *cli_value(const char *cmd, int argc, char **argv, int *i);
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* cli_value for an option that must be one of `known` (space-separated):
+ * an unknown one is called unknown, whether or not a value follows. */
+const char *cli_option(const char *cmd, int argc, char **argv, int *i, const char *known);
+/* --memory-limit SIZE: bytes or K/M/G/T (powers of 1024); sets the library's limit. */
+int cli_memory_limit(const char *cmd, const char *val);
+/* The memory `net` needs at `batch` against the limit: a message with both
+ * figures when over it. */
+int cli_check_memory(const char *cmd, const char *what, ccnn_net *net, int batch);
+/* Before any work: an output file path that can be written (not empty, not
+ * too long, not a directory, its directory created and writable). */
+int cli_check_output(const char *cmd, const char *path);
 
 /* Loads a data directory, printing errors. */
 int cli_load_data(const char *cmd, const char *dir, ccnn_dataset **train, ccnn_dataset **test);

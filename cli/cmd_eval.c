@@ -5,7 +5,7 @@
 #include <string.h>
 
 static const char help[] =
-    "usage: ccnn eval --model MODEL [--data DIR] [--threads N]\n"
+    "usage: ccnn eval --model MODEL [--data DIR] [--threads N] [--memory-limit SIZE]\n"
     "\n"
     "Evaluates MODEL on the test set of DIR (default: " CLI_DEFAULT_DATA ")\n"
     "and prints per-class accuracy, then 'test accuracy: 0.XXXX' (the same number\n"
@@ -19,10 +19,11 @@ int cmd_eval(int argc, char **argv)
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(help, stdout); return 0; }
         if (strncmp(a, "--", 2)) { cli_error("eval", "unexpected argument '%s' (see --help)", a); return 2; }
-        if (!(v = cli_value("eval", argc, argv, &i))) return 2;
+        if (!(v = cli_option("eval", argc, argv, &i, "--model --data --threads --memory-limit"))) return 2;
         if (!strcmp(a, "--model")) model = v;
         else if (!strcmp(a, "--data")) data = v;
         else if (!strcmp(a, "--threads")) { if (cli_int("eval", a, v, 1, 1024, &threads)) return 2; }
+        else if (!strcmp(a, "--memory-limit")) { if (cli_memory_limit("eval", v)) return 2; }
         else { cli_error("eval", "unknown option '%s' (see --help)", a); return 2; }
     }
     if (!model) { cli_error("eval", "--model MODEL is required (see --help)"); return 2; }

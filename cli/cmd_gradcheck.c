@@ -24,7 +24,7 @@ int cmd_gradcheck(int argc, char **argv)
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(help, stdout); return 0; }
         if (strncmp(a, "--", 2)) { cli_error("gradcheck", "unexpected argument '%s' (see --help)", a); return 2; }
-        if (!(v = cli_value("gradcheck", argc, argv, &i))) return 2;
+        if (!(v = cli_option("gradcheck", argc, argv, &i, "--net --batch --checks --seed --tol"))) return 2;
         if (!strcmp(a, "--net")) netfile = v;
         else if (!strcmp(a, "--batch")) { if (cli_int("gradcheck", a, v, 1, 4096, &batch)) return 2; }
         else if (!strcmp(a, "--checks")) { if (cli_int("gradcheck", a, v, 0, 100000000, &checks)) return 2; }

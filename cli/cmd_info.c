@@ -4,10 +4,12 @@
 #include <string.h>
 
 static const char help[] =
-    "usage: ccnn info [--net FILE | --model MODEL]\n"
+    "usage: ccnn info [--net FILE | --model MODEL] [--memory-limit SIZE]\n"
     "\n"
     "Prints each layer's output shape, parameter count and forward FLOPs per image\n"
-    "(a multiply-add counts 2), and the totals. Default: the built-in default network.\n";
+    "(a multiply-add counts 2), the totals, and the memory training would take at\n"
+    "the network's batch size (an estimate from the shapes; nothing large is\n"
+    "allocated). Default: the built-in default network.\n";
 
 int cmd_info(int argc, char **argv)
 {
@@ -16,9 +18,10 @@ int cmd_info(int argc, char **argv)
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(help, stdout); return 0; }
         if (strncmp(a, "--", 2)) { cli_error("info", "unexpected argument '%s' (see --help)", a); return 2; }
-        if (!(v = cli_value("info", argc, argv, &i))) return 2;
+        if (!(v = cli_option("info", argc, argv, &i, "--net --model --memory-limit"))) return 2;
         if (!strcmp(a, "--net")) netfile = v;
         else if (!strcmp(a, "--model")) model = v;
+        else if (!strcmp(a, "--memory-limit")) { if (cli_memory_limit("info", v)) return 2; }
         else { cli_error("info", "unknown option '%s' (see --help)", a); return 2; }
     }
     if (netfile && model) { cli_error("info", "give --net or --model, not both"); return 2; }
@@ -49,6 +52,14 @@ int cmd_info(int argc, char **argv)
     }
     printf("total: %zu parameters (%.2f MB as float32), %.3f MFLOPs forward per image\n", total_p,
            total_p * 4.0 / 1e6, total_f / 1e6);
+    int batch = ccnn_net_train_config(net)->batch;
+    ccnn_memory_estimate m;
+    char a[32], b[32], c[32], d[32], e[32];
+    if (!ccnn_net_memory(net, batch, &m))
+        printf("memory to train at batch %d: about %s (parameters and gradients %s, optimizer %s, "
+               "activations %s); limit %s\n", batch, ccnn_format_bytes(m.total, a, sizeof a),
+               ccnn_format_bytes(m.params, b, sizeof b), ccnn_format_bytes(m.optimizer, c, sizeof c),
+               ccnn_format_bytes(m.activations, d, sizeof d), ccnn_format_bytes(ccnn_memory_limit(), e, sizeof e));
     ccnn_net_free(net);
     return 0;
 }

@@ -15,6 +15,7 @@
 static const char help[] =
     "usage: ccnn train [--net FILE] [--data DIR] [--epochs N] [--batch N] [--lr X]\n"
     "                  [--threads N] [--seed N] [--out MODEL] [--resume MODEL]\n"
+    "                  [--memory-limit SIZE]\n"
     "\n"
     "Trains a network (default: the built-in nets/fashion-default.net) on a data set\n"
     "(default: " CLI_DEFAULT_DATA "), evaluating on the test set after every epoch.\n"
@@ -31,6 +32,8 @@ static const char help[] =
     "  --seed N        seed of initialisation, shuffling, augmentation and dropout\n"
     "  --out MODEL     where to write the model\n"
     "  --resume MODEL  continue a run from its model file (bitwise as if never stopped)\n"
+    "  --memory-limit SIZE  refuse a network needing more (bytes, or K/M/G/T; default:\n"
+    "                  CCNN_MEMORY_LIMIT, else 3/4 of the physical memory)\n"
     "\n"
     "Ctrl-C (or SIGUSR1) stops after the step in progress and saves the model\n"
     "(resume it with --resume); a second one stops at once, leaving the last saved\n"
@@ -56,7 +59,7 @@ static int parse(int argc, char **argv, options *o)
         const char *a = argv[i], *v;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(help, stdout); return 1; }
         if (strncmp(a, "--", 2)) return cli_error("train", "unexpected argument '%s' (see --help)", a);
-        if (!(v = cli_value("train", argc, argv, &i))) return -1;
+        if (!(v = cli_option("train", argc, argv, &i, "--net --data --out --resume --epochs --batch --threads --lr --seed --memory-limit"))) return -1;
         if (!strcmp(a, "--net")) o->net = v;
         else if (!strcmp(a, "--data")) o->data = v;
         else if (!strcmp(a, "--out")) o->out = v;
@@ -66,24 +69,10 @@ static int parse(int argc, char **argv, options *o)
         else if (!strcmp(a, "--threads")) { if (cli_int("train", a, v, 1, 1024, &o->threads)) return -1; }
         else if (!strcmp(a, "--lr")) { if (cli_float("train", a, v, 1e-12, 10, &o->lr)) return -1; o->has_lr = 1; }
         else if (!strcmp(a, "--seed")) { if (cli_u64("train", a, v, &o->seed)) return -1; o->has_seed = 1; }
+        else if (!strcmp(a, "--memory-limit")) { if (cli_memory_limit("train", v)) return -1; }
         else return cli_error("train", "unknown option '%s' (see --help)", a);
     }
     if (o->net && o->resume) return cli_error("train", "--net and --resume: the network comes from the model");
-    return 0;
-}
-
-/* mkdir -p of the directory part of path. */
-static int make_parent_dirs(const char *path)
-{
-    char buf[4096];
-    if (strlen(path) >= sizeof buf) return -1;
-    strcpy(buf, path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-        *p = '/';
-    }
     return 0;
 }
 
@@ -217,12 +206,11 @@ static int save_all(const char *out, ccnn_net *net, ccnn_trainer *tr, const ccnn
     free(json);
     if (rc) return cli_error("train", "%s", err);
     sibling(path, sizeof path, out, ".csv");
-    if (ccnn_report_write_csv(path, hist, n_hist))
-        return cli_error("train", "%s: cannot write: %s", path, strerror(errno));
+    if (ccnn_report_write_csv(path, hist, n_hist, err, sizeof err)) return cli_error("train", "%s", err);
     sibling(path, sizeof path, out, ".html");
-    if (ccnn_report_write_html(path, "ccnn training report", hist, n_hist, confusion,
-                               ccnn_net_num_classes(net), (const char (*)[CCNN_NAME_MAX])test->class_names))
-        return cli_error("train", "%s: cannot write: %s", path, strerror(errno));
+    if (ccnn_report_write_html(path, "ccnn training report", hist, n_hist, confusion, ccnn_net_num_classes(net),
+                               (const char (*)[CCNN_NAME_MAX])test->class_names, err, sizeof err))
+        return cli_error("train", "%s", err);
     return 0;
 }
 
@@ -260,6 +248,7 @@ int cmd_train(int argc, char **argv)
     if (o.batch) cfg->batch = o.batch;
     if (o.has_lr) cfg->lr = o.lr;
     if (o.has_seed) cfg->seed = o.seed;
+    if (cli_check_memory("train", "the network", net, cfg->batch)) goto done;
     if (!o.resume) {
         if ((rc = ccnn_net_init(net, cfg->seed)) || (rc = ccnn_trainer_create(&tr, net))) {
             cli_error("train", "%s", ccnn_strerror(rc));
@@ -277,7 +266,14 @@ int cmd_train(int argc, char **argv)
         snprintf(out_buf, sizeof out_buf, "runs/%s/model.safetensors", stem);
         out = out_buf;
     }
-    if (rank == 0 && make_parent_dirs(out)) { cli_error("train", "%s: cannot create its directory: %s", out, strerror(errno)); goto done; }
+    /* every output path checked before the data is read and the work starts */
+    char csv_path[4200], html_path[4200];
+    sibling(csv_path, sizeof csv_path, out, ".csv");
+    sibling(html_path, sizeof html_path, out, ".html");
+    /* rank 0 alone writes; a failure here stops the others (cli_dist_failed) */
+    if (rank == 0 && (cli_check_output("train", out) || cli_check_output("train", csv_path) ||
+        cli_check_output("train", html_path)))
+        goto done;
 
     if (cli_load_data("train", o.data, &train, &test)) goto done;
     const ccnn_input_spec *in = ccnn_net_input(net);

@@ -38,7 +38,8 @@ enum {
     CCNN_ENOTFOUND = -8, /* a named item does not exist */
     CCNN_EDIST = -9,     /* data-parallel training: a communication failed, or the
                             processes disagree (docs/distributed.md) */
-    CCNN_EINTR = -10     /* stopped on request (ccnn_trainer_request_stop) */
+    CCNN_EINTR = -10,    /* stopped on request (ccnn_trainer_request_stop) */
+    CCNN_ELIMIT = -11    /* over a size or memory limit (the message gives both figures) */
 };
 
 /* A readable message for a return code; never NULL. */
@@ -125,6 +126,7 @@ const char *ccnn_isa_name(ccnn_isa isa);
 #define CCNN_NAME_MAX 32   /* layer names, including the terminating 0 */
 #define CCNN_MAX_INPUTS 4  /* inputs of one layer */
 #define CCNN_MAX_CHANNELS 16 /* input normalisation: channels with their own mean/std */
+#define CCNN_MAX_LAYERS 4096 /* layers of one network */
 
 typedef enum ccnn_layer_type {
     CCNN_LAYER_CONV = 1,      /* 2-D convolution, every option of the op */
@@ -257,6 +259,28 @@ int ccnn_net_tensor(ccnn_net *net, int i, ccnn_tensor_info *info);
 /* The tensor called `name` ("conv1.weight"); CCNN_ENOTFOUND if none. */
 int ccnn_net_find_tensor(ccnn_net *net, const char *name, ccnn_tensor_info *info);
 
+/* Memory a network needs, estimated from its shapes alone (nothing is
+ * allocated): what the net, a trainer and the layers' buffers take at a
+ * batch size, in bytes. */
+typedef struct ccnn_memory_estimate {
+    uint64_t params;               /* parameters, their gradients, non-trained state */
+    uint64_t optimizer;            /* a trainer's optimizer state (two moments a parameter) */
+    uint64_t activations;          /* outputs and their gradients, layer buffers, input batch */
+    uint64_t total;                /* the sum */
+} ccnn_memory_estimate;
+int ccnn_net_memory(const ccnn_net *net, int batch, ccnn_memory_estimate *m);
+
+/* The memory limit, in bytes: ccnn_net_parse (and so model loading) refuses
+ * a network whose parameters exceed it before allocating them, and a forward
+ * pass refuses a batch whose activations would (CCNN_ELIMIT). Default: the
+ * environment variable CCNN_MEMORY_LIMIT (bytes, or with a K, M, G or T
+ * suffix, powers of 1024), else 3/4 of the physical memory.
+ * ccnn_set_memory_limit(0) returns to the default. */
+uint64_t ccnn_memory_limit(void);
+void ccnn_set_memory_limit(uint64_t bytes);
+/* "12.3 MB"-style text for a byte count (powers of 1000), into buf. */
+const char *ccnn_format_bytes(uint64_t bytes, char *buf, size_t len);
+
 /* Initialise the weights (He or Xavier normal, per layer spec; biases 0;
  * batch norm scale 1, shift 0) from a seed. Same seed, same numbers. */
 int ccnn_net_init(ccnn_net *net, uint64_t seed);
@@ -320,6 +344,35 @@ int ccnn_normalize(const ccnn_dataset *ds, const ccnn_input_spec *in, const int 
  * a NULL x, sizes <= 0 or pad < 0. */
 int ccnn_augment(float *x, int count, int c, int h, int w, int pad, int flip,
                  uint64_t seed, uint64_t step);
+
+/* ======================================================================== */
+/* Images                                                                    */
+/* ======================================================================== */
+/* Image files, told apart by their first bytes: PNG (decoded by libpng),
+ * JPEG (libjpeg-turbo; grayscale, YCbCr and RGB, not CMYK) and PBM/PGM/PPM
+ * (P1-P6, maxval up to 65535; the library's own reader). Nothing else.
+ * Only the header is read before the size is checked: an image of more than
+ * max_pixels pixels (0: CCNN_IMAGE_MAX_PIXELS) is refused with CCNN_ELIMIT,
+ * one with a zero width or height with CCNN_EFORMAT. */
+#define CCNN_IMAGE_MAX_PIXELS 33554432ull  /* 32 Mi pixels, e.g. 8192 x 4096 */
+
+typedef struct ccnn_image_info {
+    int w, h;                      /* as stored in the file */
+    int channels;                  /* decoded: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
+    const char *format;            /* "PNG", "JPEG", "PNM"; static */
+} ccnn_image_info;
+
+/* Decodes the image at `path` into out: c x h x w bytes, planar (C x H x W),
+ * resized by bilinear interpolation (pixel centres aligned) and converted to
+ * c channels: 1 takes gray (luma of colour), 2 gray+alpha, 3 RGB (gray
+ * repeated), 4 RGBA (alpha 255 where absent); alpha is otherwise dropped.
+ * Other c: CCNN_ESHAPE. Memory: two rows of the image at c bytes a pixel
+ * plus the decoder's own (libpng holds a whole interlaced PNG, libjpeg-turbo
+ * a progressive JPEG's coefficients), all bounded by max_pixels.
+ * info (may be NULL) receives the file's size and format. On error out is
+ * untouched and err names the file. */
+int ccnn_image_load(const char *path, int c, int h, int w, uint64_t max_pixels, uint8_t *out,
+                    ccnn_image_info *info, char *err, size_t errlen);
 
 /* ======================================================================== */
 /* Training                                                                  */
@@ -427,11 +480,13 @@ int ccnn_model_load_weights(const char *path, ccnn_net *net, char *err, size_t e
 /* Reports                                                                   */
 /* ======================================================================== */
 /* Writes the metrics of every epoch as CSV, and an HTML page with SVG plots of
- * loss and accuracy per epoch and the confusion matrix. */
-int ccnn_report_write_csv(const char *path, const ccnn_epoch_stats *epochs, int n_epochs);
+ * loss and accuracy per epoch and the confusion matrix, each atomically (as
+ * ccnn_model_save). On failure err (may be NULL) says why, naming the file. */
+int ccnn_report_write_csv(const char *path, const ccnn_epoch_stats *epochs, int n_epochs, char *err,
+                          size_t errlen);
 int ccnn_report_write_html(const char *path, const char *title, const ccnn_epoch_stats *epochs,
                            int n_epochs, const int *confusion, int n_classes,
-                           const char (*class_names)[CCNN_NAME_MAX]);
+                           const char (*class_names)[CCNN_NAME_MAX], char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

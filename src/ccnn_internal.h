@@ -59,6 +59,12 @@ const ccnn_env_settings *ccnn_env(void);
 int ccnn_errf(char *err, size_t errlen, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* ccnn_net_parse for a model file: refuses (CCNN_EFORMAT) a network whose
+ * tensors would take more than max_tensor_bytes, the tensor data the file
+ * holds, before allocating them. UINT64_MAX: no such bound. */
+int ccnn_net_parse_bounded(const char *text, const char *filename, uint64_t max_tensor_bytes, ccnn_net **out,
+                           char *err, size_t errlen);
+
 /* Thread count for OpenMP regions (>= 1). */
 int ccnn_threads(void);
 

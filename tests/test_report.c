@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static char err[512]; /* the writers' messages */
+
 static char *read_text(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -45,7 +47,7 @@ CCNN_TEST(report_csv)
     char dir[] = "/tmp/ccnn_report_XXXXXX", path[128];
     REQUIRE(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/metrics.csv", dir);
-    CHECK_RC(ccnn_report_write_csv(path, EPOCHS, 3), CCNN_OK);
+    CHECK_RC(ccnn_report_write_csv(path, EPOCHS, 3, err, sizeof err), CCNN_OK);
     char *text = read_text(path);
     REQUIRE(text);
     static const char want[] =
@@ -57,15 +59,16 @@ CCNN_TEST(report_csv)
     free(text);
 
     /* no epochs: just the header */
-    CHECK_RC(ccnn_report_write_csv(path, NULL, 0), CCNN_OK);
+    CHECK_RC(ccnn_report_write_csv(path, NULL, 0, err, sizeof err), CCNN_OK);
     text = read_text(path);
     REQUIRE(text);
     CHECK(!strcmp(text, "epoch,loss,train_acc,test_acc,seconds,images_per_s,lr\n"));
     free(text);
 
-    CHECK_RC(ccnn_report_write_csv(NULL, EPOCHS, 3), CCNN_EINVAL);
-    CHECK_RC(ccnn_report_write_csv(path, NULL, 3), CCNN_EINVAL);
-    CHECK_RC(ccnn_report_write_csv(dir, EPOCHS, 3), CCNN_EIO); /* a directory: not replaced */
+    CHECK_RC(ccnn_report_write_csv(NULL, EPOCHS, 3, err, sizeof err), CCNN_EINVAL);
+    CHECK_RC(ccnn_report_write_csv(path, NULL, 3, err, sizeof err), CCNN_EINVAL);
+    CHECK_RC(ccnn_report_write_csv(dir, EPOCHS, 3, err, sizeof err), CCNN_EIO); /* a directory: not replaced */
+    CHECK_MSG(strstr(err, dir) && strstr(err, "cannot replace"), "said '%s'", err);
     struct stat st;
     CHECK(stat(dir, &st) == 0 && S_ISDIR(st.st_mode));
     unlink(path);
@@ -79,7 +82,7 @@ CCNN_TEST(report_html)
     snprintf(path, sizeof path, "%s/report.html", dir);
     static const char names[3][CCNN_NAME_MAX] = {"cat", "<dog>", "a&b \"c\""};
     const int confusion[9] = {50, 3, 1, 4, 40, 6, 0, 2, 44};
-    CHECK_RC(ccnn_report_write_html(path, "Run <1> & co", EPOCHS, 3, confusion, 3, names), CCNN_OK);
+    CHECK_RC(ccnn_report_write_html(path, "Run <1> & co", EPOCHS, 3, confusion, 3, names, err, sizeof err), CCNN_OK);
     char *html = read_text(path);
     REQUIRE(html);
     CHECK(!strncmp(html, "<!DOCTYPE html>", 15));
@@ -102,13 +105,13 @@ CCNN_TEST(report_html)
     free(html);
 
     /* no class names: numbered; no epochs, no matrix */
-    CHECK_RC(ccnn_report_write_html(path, NULL, EPOCHS, 1, confusion, 3, NULL), CCNN_OK);
+    CHECK_RC(ccnn_report_write_html(path, NULL, EPOCHS, 1, confusion, 3, NULL, err, sizeof err), CCNN_OK);
     html = read_text(path);
     REQUIRE(html);
     CHECK(count_of(html, "class=\"cell\"") == 9 && strstr(html, "<th>2</th>"));
     CHECK(count_of(html, "<svg") == 2);
     free(html);
-    CHECK_RC(ccnn_report_write_html(path, "empty", NULL, 0, NULL, 0, NULL), CCNN_OK);
+    CHECK_RC(ccnn_report_write_html(path, "empty", NULL, 0, NULL, 0, NULL, err, sizeof err), CCNN_OK);
     html = read_text(path);
     REQUIRE(html);
     CHECK(!strstr(html, "<svg") && !strstr(html, "class=\"cell\"") && strstr(html, "No epochs"));
@@ -118,14 +121,15 @@ CCNN_TEST(report_html)
     ccnn_epoch_stats e[3];
     memcpy(e, EPOCHS, sizeof e);
     e[1].loss = 0.0 / 0.0;
-    CHECK_RC(ccnn_report_write_html(path, "nan", e, 3, NULL, 0, NULL), CCNN_OK);
+    CHECK_RC(ccnn_report_write_html(path, "nan", e, 3, NULL, 0, NULL, err, sizeof err), CCNN_OK);
     html = read_text(path);
     REQUIRE(html);
     CHECK(count_of(html, "<polyline") == 4 && !strstr(html, "nan,") && !strstr(html, ",nan"));
     free(html);
 
-    CHECK_RC(ccnn_report_write_html(NULL, "x", EPOCHS, 3, NULL, 0, NULL), CCNN_EINVAL);
-    CHECK_RC(ccnn_report_write_html(dir, "x", EPOCHS, 3, NULL, 0, NULL), CCNN_EIO);
+    CHECK_RC(ccnn_report_write_html(NULL, "x", EPOCHS, 3, NULL, 0, NULL, err, sizeof err), CCNN_EINVAL);
+    CHECK_RC(ccnn_report_write_html(dir, "x", EPOCHS, 3, NULL, 0, NULL, err, sizeof err), CCNN_EIO);
+    CHECK_MSG(strstr(err, dir), "said '%s'", err);
     unlink(path);
     CHECK(rmdir(dir) == 0);
 }

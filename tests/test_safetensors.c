@@ -778,7 +778,9 @@ CCNN_TEST(safetensors_model_bad_files)
     CHECK_RC(ccnn_st_write(f, path, &t, 1, kv, 2, err, sizeof err), CCNN_OK);
     fclose(f);
     CHECK_RC(ccnn_model_load(path, &net, NULL, err, sizeof err), CCNN_EFORMAT);
-    CHECK_MSG(strstr(err, "is missing"), "message: %s", err);
+    /* (the file holds less tensor data than the network needs: refused before
+     * the network's tensors are allocated) */
+    CHECK_MSG(strstr(err, "the file holds only 8 bytes of tensor data"), "message: %s", err);
     /* not a file / not there / cut short */
     CHECK_RC(ccnn_model_load(dir, &net, NULL, err, sizeof err), CCNN_EIO);
     snprintf(want, sizeof want, "%s/none.st", dir);

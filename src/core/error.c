@@ -17,6 +17,7 @@ const char *ccnn_strerror(int code)
     case CCNN_ENOTFOUND: return "not found";
     case CCNN_EDIST: return "data-parallel training failed (a process failed or the processes disagree)";
     case CCNN_EINTR: return "stopped on request";
+    case CCNN_ELIMIT: return "over a size or memory limit";
     default: return "unknown error code";
     }
 }

@@ -26,7 +26,7 @@ typedef struct {
 static int grow(cifar_buf *b, size_t need)
 {
     if (need <= b->cap) return 0;
-    size_t ncap = b->cap ? b->cap : 10000;
+    size_t ncap = b->cap ? b->cap : need; /* a tiny file costs its own size, not 10000 images */
     while (ncap < need) ncap *= 2;
     unsigned char *im = realloc(b->images, ncap * CIFAR_PIX);
     if (!im) return -1;
@@ -67,7 +67,8 @@ static int read_file(const char *path, cifar_buf *b, unsigned char *chunk, char 
             break;
         }
         if (grow(b, b->n + k)) {
-            rc = ccnn_errf(err, errlen, CCNN_ENOMEM, "%s: out of memory", path);
+            rc = ccnn_errf(err, errlen, CCNN_ENOMEM, "%s: out of memory for %zu images (%zu bytes)", path,
+                           b->n + k, (b->n + k) * (size_t)CIFAR_REC);
             break;
         }
         for (size_t i = 0; i < k; i++) {
@@ -114,7 +115,8 @@ int ccnn_dataset_load_cifar10(ccnn_dataset **out, const char *const *paths, int 
     int rc = 0;
     unsigned char *chunk = malloc((size_t)CHUNK_RECS * CIFAR_REC);
     if (!chunk) {
-        return ccnn_errf(err, errlen, CCNN_ENOMEM, "%s: out of memory", paths[0]);
+        return ccnn_errf(err, errlen, CCNN_ENOMEM, "%s: out of memory for a read buffer (%zu bytes)", paths[0],
+                         (size_t)CHUNK_RECS * CIFAR_REC);
     }
     for (int i = 0; i < n_paths && !rc; i++) rc = read_file(paths[i], &b, chunk, err, errlen);
     free(chunk);

@@ -29,7 +29,8 @@
 #define IDX_CLASSES 10
 #define IDX_MAX_SIDE 65535u
 #define IDX_MAX_PIXELS (1u << 24)
-#define FIRST_ALLOC ((size_t)64 << 20) /* grow towards the promised size */
+#define FIRST_ALLOC ((size_t)1 << 20) /* grow towards the promised size: a 16-byte header
+                                           * promising gigabytes costs 1 MB, not 64 */
 
 static uint32_t be32(const unsigned char *p)
 {
@@ -75,7 +76,7 @@ static int read_body(gzFile f, const char *path, size_t total, unsigned char **o
     size_t cap = total < FIRST_ALLOC ? total : FIRST_ALLOC, have = 0;
     unsigned char *buf = malloc(cap ? cap : 1);
     if (!buf) {
-        return ccnn_errf(err, errlen, CCNN_ENOMEM, "%s: out of memory", path);
+        return ccnn_errf(err, errlen, CCNN_ENOMEM, "%s: out of memory allocating %zu bytes", path, cap);
     }
     while (have < total) {
         if (have == cap) {
@@ -83,7 +84,8 @@ static int read_body(gzFile f, const char *path, size_t total, unsigned char **o
             unsigned char *nb = realloc(buf, ncap);
             if (!nb) {
                 free(buf);
-                return ccnn_errf(err, errlen, CCNN_ENOMEM, "%s: out of memory", path);
+                return ccnn_errf(err, errlen, CCNN_ENOMEM, "%s: out of memory growing the buffer to %zu bytes",
+                                 path, ncap);
             }
             buf = nb;
             cap = ncap;

@@ -208,9 +208,10 @@ int ccnn_model_load(const char *path, ccnn_net **net_out, ccnn_trainer **tr_out,
     label = malloc(len);
     if (!label) { rc = ERRF(CCNN_ENOMEM, "%s: out of memory", path); goto out; }
     snprintf(label, len, "%s:ccnn.net", path);
-    rc = ccnn_net_parse(text, label, &net, err, errlen);
+    /* nothing is allocated for a network whose tensors the file cannot hold */
+    rc = ccnn_net_parse_bounded(text, label, f.size - f.data_start, &net, err, errlen);
     if (rc) {
-        if (rc != CCNN_ENOMEM) rc = CCNN_EFORMAT; /* the stored text is the file's fault */
+        if (rc != CCNN_ENOMEM && rc != CCNN_ELIMIT) rc = CCNN_EFORMAT; /* the stored text is the file's fault */
         net = NULL;
         goto out;
     }

@@ -78,21 +78,6 @@ void ccnn_st_copy(const ccnn_st_tensor *t, float *dst);
 /* "32x1x3x3" ("scalar" for ndim 0) into buf; returns buf. */
 char *ccnn_st_shape_str(const int64_t *dims, int ndim, char *buf, size_t len);
 
-/* ---- atomic replacement of a file --------------------------------------- */
-/* ccnn_atomic_open creates "<path>.tmp.<pid>" beside path; write to af->f,
- * then ccnn_atomic_commit flushes, fsyncs, closes and renames it over path.
- * On any failure (and in ccnn_atomic_abort) the temporary file is removed
- * and an existing file at path is left as it was. Errors are CCNN_EIO with
- * "PATH: what: strerror(errno)". */
-typedef struct ccnn_atomic_file {
-    FILE *f;
-    char *tmp;
-    const char *path;
-} ccnn_atomic_file;
-
-int ccnn_atomic_open(ccnn_atomic_file *af, const char *path, char *err, size_t errlen);
-int ccnn_atomic_commit(ccnn_atomic_file *af, char *err, size_t errlen);
-void ccnn_atomic_abort(ccnn_atomic_file *af);
-
+#include "io/atomic.h" /* the atomic writer model files are saved with */
 
 #endif

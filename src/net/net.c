@@ -133,8 +133,10 @@ int ccnn_net_add(ccnn_net *net, const ccnn_layer_spec *spec, char *err, size_t e
                          "%s: bad name '%s' (a letter or _, then letters, digits, _ or -; "
                          "not 'input')", ops->type_name, spec->name);
 
+    if (net->n_layers >= CCNN_MAX_LAYERS)
+        return ccnn_errf(err, errlen, CCNN_ELIMIT, "more than %d layers", CCNN_MAX_LAYERS);
     ccnn_layer *l = calloc(1, sizeof *l);
-    if (!l) return CCNN_ENOMEM;
+    if (!l) return ccnn_errf(err, errlen, CCNN_ENOMEM, "out of memory for a layer (%zu bytes)", sizeof *l);
     l->ops = ops;
     l->spec = *spec;
     l->index = net->n_layers;
@@ -194,12 +196,14 @@ int ccnn_net_add(ccnn_net *net, const ccnn_layer_spec *spec, char *err, size_t e
         net->cap_layers = cap;
     }
     char **names = realloc(net->tensor_names, (size_t)(net->n_tensors + l->n_tensors + 1) * sizeof *names);
-    if (!names) { rc = CCNN_ENOMEM; goto fail; }
+    if (!names) { rc = ccnn_errf(err, errlen, CCNN_ENOMEM, "%s: out of memory for the tensor names", ops->type_name); goto fail; }
     net->tensor_names = names;
     size_t np = net->n_params + l->n_params, ns = net->n_state + l->n_state;
-    if (grow(&net->params, np) || grow(&net->grads, np) || grow(&net->state, ns)) {
+    if (!net->deferred && (grow(&net->params, np) || grow(&net->grads, np) || grow(&net->state, ns))) {
         relink(net);
-        rc = CCNN_ENOMEM;
+        rc = ccnn_errf(err, errlen, CCNN_ENOMEM,
+                       "%s: out of memory growing the parameters to %zu floats (and as many gradients)",
+                       ops->type_name, np);
         goto fail;
     }
     for (int t = 0; t < l->n_tensors; t++) {
@@ -207,8 +211,8 @@ int ccnn_net_add(ccnn_net *net, const ccnn_layer_spec *spec, char *err, size_t e
         char *nm = malloc(len);
         if (!nm) {
             for (int u = 0; u < t; u++) free(names[net->n_tensors + u]);
-            relink(net);
-            rc = CCNN_ENOMEM;
+            if (!net->deferred) relink(net);
+            rc = ccnn_errf(err, errlen, CCNN_ENOMEM, "%s: out of memory for a tensor name", ops->type_name);
             goto fail;
         }
         snprintf(nm, len, "%s.%s", l->spec.name, l->tensors[t].suffix);
@@ -217,19 +221,37 @@ int ccnn_net_add(ccnn_net *net, const ccnn_layer_spec *spec, char *err, size_t e
     free_activations(net); /* sized again on the next forward */
     l->param_offset = net->n_params;
     l->state_offset = net->n_state;
-    memset(net->params + net->n_params, 0, l->n_params * sizeof(float));
-    memset(net->grads + net->n_params, 0, l->n_params * sizeof(float));
-    memset(net->state + net->n_state, 0, l->n_state * sizeof(float));
+    if (!net->deferred) {
+        memset(net->params + net->n_params, 0, l->n_params * sizeof(float));
+        memset(net->grads + net->n_params, 0, l->n_params * sizeof(float));
+        memset(net->state + net->n_state, 0, l->n_state * sizeof(float));
+    }
     net->n_params = np;
     net->n_state = ns;
     net->n_tensors += l->n_tensors;
     net->layers[net->n_layers++] = l;
-    relink(net);
+    if (!net->deferred) relink(net);
     return CCNN_OK;
 fail:
     if (l->ops->destroy) l->ops->destroy(l);
     free(l);
     return rc;
+}
+
+int ccnn_net_alloc_params(ccnn_net *net)
+{
+    float *p = calloc(net->n_params ? net->n_params : 1, sizeof(float));
+    float *g = calloc(net->n_params ? net->n_params : 1, sizeof(float));
+    float *s = calloc(net->n_state ? net->n_state : 1, sizeof(float));
+    if (!p || !g || !s) {
+        free(p); free(g); free(s);
+        return CCNN_ENOMEM;
+    }
+    free(net->params); free(net->grads); free(net->state);
+    net->params = p; net->grads = g; net->state = s;
+    net->deferred = 0;
+    relink(net);
+    return CCNN_OK;
 }
 
 ccnn_train_config *ccnn_net_train_config(ccnn_net *net) { return &net->train; }
@@ -305,6 +327,8 @@ int ccnn_net_init(ccnn_net *net, uint64_t seed)
 static int reserve(ccnn_net *net, int batch)
 {
     if (batch <= net->batch_cap) return CCNN_OK;
+    ccnn_memory_estimate m;
+    if (ccnn_net_memory(net, batch, &m) || m.params + m.activations > ccnn_memory_limit()) return CCNN_ELIMIT;
     free_activations(net);
     size_t in_size = (size_t)net->input.c * net->input.h * net->input.w;
     net->dx = malloc((size_t)batch * in_size * sizeof(float));

@@ -22,7 +22,12 @@ struct ccnn_net {
     float *chunk_grads;
     size_t chunk_floats;       /* allocated */
     struct ccnn_dist *dist;    /* set by the trainer during a data-parallel step */
+    int deferred;                  /* params/grads/state not allocated yet (the parser's) */
 };
+
+/* Allocates the parameter, gradient and state arrays of a net built with
+ * `deferred` set (zeroed), and clears it. CCNN_ENOMEM leaves it deferred. */
+int ccnn_net_alloc_params(ccnn_net *net);
 
 /* Whether `name` may name a layer: a letter or _, then letters, digits, _
  * and -, shorter than CCNN_NAME_MAX, and not "input". The parser and

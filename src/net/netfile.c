@@ -255,10 +255,19 @@ static int parse_floats(const char *s, float *out, int n_max, int *n)
 static int parse_input_line(parser *ps, char **tok, int ntok, ccnn_input_spec *in)
 {
     memset(in, 0, sizeof *in);
-    int end = 0;
-    if (ntok < 2 || sscanf(tok[1], "%dx%dx%d%n", &in->c, &in->h, &in->w, &end) != 3 || tok[1][end] ||
-        in->c <= 0 || in->h <= 0 || in->w <= 0 || in->c > CCNN_MAX_CHANNELS ||
-        (long)in->h * in->w > (1L << 26))
+    /* three bounded numbers (sscanf's %d wrapped 4294967324 round to 28) */
+    char dims[64], *x1 = NULL, *x2 = NULL;
+    int bad = ntok < 2 || strlen(tok[1]) >= sizeof dims;
+    if (!bad) {
+        strcpy(dims, tok[1]);
+        bad = !(x1 = strchr(dims, 'x')) || !(x2 = strchr(x1 + 1, 'x'));
+    }
+    if (!bad) {
+        *x1 = *x2 = 0;
+        bad = parse_int(dims, 1, CCNN_MAX_CHANNELS, &in->c) || parse_int(x1 + 1, 1, 1 << 26, &in->h) ||
+              parse_int(x2 + 1, 1, 1 << 26, &in->w) || (long)in->h * in->w > (1L << 26);
+    }
+    if (bad)
         return fail(ps, CCNN_EINVAL, "input: expected 'input CxHxW' with C from 1 to %d, got '%s'",
                     CCNN_MAX_CHANNELS, ntok > 1 ? tok[1] : "");
     for (int c = 0; c < CCNN_MAX_CHANNELS; c++) in->std[c] = 1;
@@ -344,11 +353,40 @@ static int parse_layer_line(parser *ps, ccnn_net *net, char **tok, int ntok)
         return fail(ps, CCNN_EINVAL, "dense: units= is required");
     char msg[256] = "";
     int rc = ccnn_net_add(net, &sp, msg, sizeof msg);
-    if (rc) return fail(ps, rc, "%s", msg);
+    if (rc) return fail(ps, rc, "%s", msg[0] ? msg : ccnn_strerror(rc));
+    return CCNN_OK;
+}
+
+/* After the whole text is known good: the parameters' memory against the
+ * limit (and against the tensor data a model file holds), then allocated. */
+static int allocate(parser *ps, ccnn_net *net, uint64_t max_tensor_bytes)
+{
+    char need[32], have[32];
+    double tensors = ((double)net->n_params + net->n_state) * sizeof(float);
+    if (max_tensor_bytes != UINT64_MAX && tensors > (double)max_tensor_bytes)
+        return fail(ps, CCNN_EFORMAT, "the network's tensors take %s, the file holds only %s of tensor data",
+                    ccnn_format_bytes((uint64_t)tensors, need, sizeof need),
+                    ccnn_format_bytes(max_tensor_bytes, have, sizeof have));
+    ccnn_memory_estimate m;
+    ccnn_net_memory(net, 1, &m);
+    if (m.params > ccnn_memory_limit())
+        return fail(ps, CCNN_ELIMIT, "the network's %zu parameters need %s (with their gradients), over the "
+                    "memory limit of %s (CCNN_MEMORY_LIMIT or --memory-limit raises it)", net->n_params,
+                    ccnn_format_bytes(m.params, need, sizeof need),
+                    ccnn_format_bytes(ccnn_memory_limit(), have, sizeof have));
+    if (ccnn_net_alloc_params(net))
+        return fail(ps, CCNN_ENOMEM, "out of memory allocating the parameters (%s)",
+                    ccnn_format_bytes(m.params, need, sizeof need));
     return CCNN_OK;
 }
 
 int ccnn_net_parse(const char *text, const char *filename, ccnn_net **out, char *err, size_t errlen)
+{
+    return ccnn_net_parse_bounded(text, filename, UINT64_MAX, out, err, errlen);
+}
+
+int ccnn_net_parse_bounded(const char *text, const char *filename, uint64_t max_tensor_bytes, ccnn_net **out,
+                           char *err, size_t errlen)
 {
     parser ps = {filename ? filename : "<net>", 0, err, errlen};
     if (!text || !out) return fail(&ps, CCNN_EINVAL, "no text");
@@ -374,6 +412,8 @@ int ccnn_net_parse(const char *text, const char *filename, ccnn_net **out, char 
                 rc = fail(&ps, CCNN_EINVAL, "the first line must be 'input CxHxW', not '%s'", tok[0]);
             else if (!(rc = parse_input_line(&ps, tok, ntok, &in)) && (rc = ccnn_net_create(&net, &in)))
                 fail(&ps, rc, "input: %s", ccnn_strerror(rc));
+            else if (net)
+                net->deferred = 1; /* allocated once the whole file is known good */
         } else if (!strcmp(tok[0], "input")) {
             rc = fail(&ps, CCNN_EINVAL, "a second input line");
         } else if (!strcmp(tok[0], "train")) {
@@ -397,6 +437,7 @@ int ccnn_net_parse(const char *text, const char *filename, ccnn_net **out, char 
         ps.line = last_layer_line;
         rc = fail(&ps, CCNN_EINVAL, "the last layer must be softmax (the loss)");
     }
+    if (!rc) { ps.line = 0; rc = allocate(&ps, net, max_tensor_bytes); }
     if (rc) { ccnn_net_free(net); return rc; }
     *out = net;
     return CCNN_OK;
@@ -416,7 +457,7 @@ int ccnn_net_load_file(const char *path, ccnn_net **out, char *err, size_t errle
             cap = cap ? 2 * cap : 8192;
             if (cap > (64u << 20)) { rc = fail(&ps, CCNN_EFORMAT, "larger than 64 MiB"); break; }
             char *nb = realloc(buf, cap);
-            if (!nb) { rc = CCNN_ENOMEM; break; }
+            if (!nb) { rc = fail(&ps, CCNN_ENOMEM, "out of memory reading the file (%zu bytes)", cap); break; }
             buf = nb;
         }
         size_t n = fread(buf + len, 1, cap - len - 1, f);

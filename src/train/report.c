@@ -2,17 +2,19 @@
  * self-contained HTML page (inline SVG, no scripts, no external files) with
  * plots of loss and accuracy per epoch and the confusion matrix. Both files
  * are written atomically. */
-#include "io/safetensors.h"
+#include "io/atomic.h"
 
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
 
-int ccnn_report_write_csv(const char *path, const ccnn_epoch_stats *epochs, int n_epochs)
+int ccnn_report_write_csv(const char *path, const ccnn_epoch_stats *epochs, int n_epochs, char *err,
+                          size_t errlen)
 {
-    if (!path || n_epochs < 0 || (n_epochs && !epochs)) return CCNN_EINVAL;
+    if (!path || n_epochs < 0 || (n_epochs && !epochs))
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "ccnn_report_write_csv: invalid arguments");
     ccnn_atomic_file af;
-    int rc = ccnn_atomic_open(&af, path, NULL, 0);
+    int rc = ccnn_atomic_open(&af, path, err, errlen);
     if (rc) return rc;
     fputs("epoch,loss,train_acc,test_acc,seconds,images_per_s,lr\n", af.f);
     for (int i = 0; i < n_epochs; i++) {
@@ -20,7 +22,7 @@ int ccnn_report_write_csv(const char *path, const ccnn_epoch_stats *epochs, int 
         fprintf(af.f, "%d,%.6f,%.6f,%.6f,%.3f,%.1f,%.6g\n", e->epoch, e->loss, e->train_acc,
                 e->test_acc, e->seconds, e->images_per_s, e->lr);
     }
-    return ccnn_atomic_commit(&af, NULL, 0);
+    return ccnn_atomic_commit(&af, err, errlen);
 }
 
 /* ---- HTML ----------------------------------------------------------------- */
@@ -187,12 +189,13 @@ static void confusion_table(FILE *f, const int *cm, int n, const char (*names)[C
 
 int ccnn_report_write_html(const char *path, const char *title, const ccnn_epoch_stats *epochs,
                            int n_epochs, const int *confusion, int n_classes,
-                           const char (*class_names)[CCNN_NAME_MAX])
+                           const char (*class_names)[CCNN_NAME_MAX], char *err, size_t errlen)
 {
-    if (!path || n_epochs < 0 || (n_epochs && !epochs) || n_classes < 0) return CCNN_EINVAL;
+    if (!path || n_epochs < 0 || (n_epochs && !epochs) || n_classes < 0)
+        return ccnn_errf(err, errlen, CCNN_EINVAL, "ccnn_report_write_html: invalid arguments");
     if (!title) title = "ccnn training report";
     ccnn_atomic_file af;
-    int rc = ccnn_atomic_open(&af, path, NULL, 0);
+    int rc = ccnn_atomic_open(&af, path, err, errlen);
     if (rc) return rc;
     FILE *f = af.f;
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>", f);
@@ -235,5 +238,5 @@ int ccnn_report_write_html(const char *path, const char *title, const ccnn_epoch
         confusion_table(f, confusion, n_classes, class_names);
     }
     fputs("</body>\n</html>\n", f);
-    return ccnn_atomic_commit(&af, NULL, 0);
+    return ccnn_atomic_commit(&af, err, errlen);
 }
