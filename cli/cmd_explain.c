@@ -1,8 +1,7 @@
 /* cmd_explain.c - `ccnn explain`: the backward pass of one convolution,
  * worked out for the options given (docs/backprop.md instantiated), with a
  * small integer example computed by the library's reference convolution.
- * The options are checked by the network-file parser itself, so a bad one
- * gets exactly the message a net file's conv layer would. */
+ * A bad option gets exactly the message a net file's conv layer would. */
 #include "cli.h"
 #include "explain.h"
 #include <ctype.h>
@@ -59,16 +58,17 @@ static int unsafe(const char *v)
     return 0;
 }
 
-/* Runs the options through the network-file parser as the conv layer of
- *   input 1xHxW / conv filters=C size=1 (makes the C channels) / conv ... / softmax
- * and returns the conv line's message, if any (without "FILE:LINE: "). The
- * 1x1 layer lets C exceed a net input's channel limit. */
-static int check_as_netfile(const opts *o, int c, int h, int w, int bias, char *msg, size_t len)
+/* The syntax of the options, checked by the network-file parser itself as
+ * the conv layer of "input 1x1x1 / conv ... / softmax": a bad value gets
+ * exactly a net file's message (without "FILE:LINE: "). The shape checks
+ * that need the real input come after (shape_error): parsing the real layer
+ * would allocate and zero its weights, gigabytes for a large one. */
+static int check_syntax(const opts *o, int bias, char *msg, size_t len)
 {
     const char *keys[] = {"filters", "size", "stride", "pad", "dilation", "groups"};
     const char *vals[] = {o->filters, o->size, o->stride, o->pad, o->dilation, o->groups};
     char text[1024];
-    int n = snprintf(text, sizeof text, "input 1x%dx%d\nconv filters=%d size=1 bias=0\nconv", h, w, c);
+    int n = snprintf(text, sizeof text, "input 1x1x1\nconv");
     for (int i = 0; i < 6; i++) {
         if (!vals[i]) continue;
         if (unsafe(vals[i]) || strlen(vals[i]) > 100) {
@@ -82,10 +82,27 @@ static int check_as_netfile(const opts *o, int c, int h, int w, int bias, char *
     char err[512] = "";
     int rc = ccnn_net_parse(text, "explain", &net, err, sizeof err);
     ccnn_net_free(net);
-    if (!rc || !strncmp(err, "explain:4:", 10)) return CCNN_OK; /* the softmax line's business */
-    const char *m = err;
-    if (!strncmp(err, "explain:3: ", 11)) m = err + 11;
-    snprintf(msg, len, "%s", m);
+    /* ESHAPE: the stand-in input's business; other lines: the softmax's */
+    if (!rc || rc == CCNN_ESHAPE || strncmp(err, "explain:2: ", 11)) return CCNN_OK;
+    snprintf(msg, len, "%s", err + 11);
+    return rc;
+}
+
+/* The conv layer's shape checks (src/layers/conv.c), worded as there: the
+ * tests compare both with the network-file parser's messages. */
+static int shape_error(const ccnn_conv2d_params *p, char *msg, size_t len)
+{
+    if (p->c % p->groups || p->k % p->groups) {
+        snprintf(msg, len, "conv: groups=%d must divide the %d input channels and the %d filters", p->groups,
+                 p->c, p->k);
+        return CCNN_ESHAPE;
+    }
+    int P, Q, rc = ccnn_conv2d_output_size(p, &P, &Q);
+    if (rc == CCNN_EINVAL)
+        snprintf(msg, len, "conv: a %dx%d kernel (dilation %d,%d) does not fit the %dx%d input with padding "
+                 "%d,%d,%d,%d", p->r, p->s, p->dilation_h, p->dilation_w, p->h, p->w, p->pad_top,
+                 p->pad_bottom, p->pad_left, p->pad_right);
+    else if (rc) snprintf(msg, len, "conv: %s", ccnn_strerror(rc));
     return rc;
 }
 
@@ -243,7 +260,7 @@ int cmd_explain(int argc, char **argv)
         return 2;
     }
     char msg[512];
-    if (check_as_netfile(&o, e.p.c, e.p.h, e.p.w, bias, msg, sizeof msg)) {
+    if (check_syntax(&o, bias, msg, sizeof msg)) {
         cli_error("explain", "%s", msg);
         return 2;
     }
@@ -255,8 +272,12 @@ int cmd_explain(int argc, char **argv)
     e.p.groups = o.groups ? atoi(o.groups) : 1;
     e.bias = bias;
     e.seed = seed;
+    if (shape_error(&e.p, msg, sizeof msg)) {
+        cli_error("explain", "%s", msg);
+        return 2;
+    }
     int rc = ccnn_conv2d_output_size(&e.p, &e.P, &e.Q);
-    if (rc) { cli_error("explain", "%s", ccnn_strerror(rc)); return 1; } /* the parser let it through */
+    if (rc) { cli_error("explain", "%s", ccnn_strerror(rc)); return 1; }
     e.cg = e.p.c / e.p.groups;
     e.kg = e.p.k / e.p.groups;
     e.rem_h = (e.p.h + e.p.pad_top + e.p.pad_bottom - e.p.dilation_h * (e.p.r - 1) - 1) % e.p.stride_h;

@@ -52,7 +52,11 @@ float explain_x_at(const explain_t *e, int n, int c, int h, int w);
  * "(h + 1 - r)/2" (output row reading input row h through tap r). */
 void explain_index(char *buf, size_t len, int stride, const char *out, int dil, const char *tap, int pad);
 void explain_quotient(char *buf, size_t len, const char *in, int pad, int dil, const char *tap, int stride);
-/* Why no window reads row (column) h, for one with explain_windows_reading 0. */
+/* Why no window reads row (column) h, for one with explain_windows_reading
+ * 0: inside a window's span, between taps; after the last window; between
+ * two windows. explain_unread_reason says it in words. */
+enum { EXPLAIN_UNREAD_GAP, EXPLAIN_UNREAD_BELOW, EXPLAIN_UNREAD_BETWEEN };
+int explain_unread_kind(const explain_t *e, int vertical, int h);
 const char *explain_unread_reason(const explain_t *e, int vertical, int h);
 /* The entries worked out term by term: the dx entry of the last sample and
  * channel with the most terms; the dw tap of the last filter and channel

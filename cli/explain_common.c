@@ -25,9 +25,12 @@ int explain_windows_reading(const explain_t *e, int vertical, int h)
     int out = vertical ? e->P : e->Q, taps = vertical ? e->p.r : e->p.s;
     int st = vertical ? e->p.stride_h : e->p.stride_w, dil = vertical ? e->p.dilation_h : e->p.dilation_w;
     int pad = vertical ? e->p.pad_top : e->p.pad_left, count = 0;
-    for (int p = 0; p < out; p++)
-        for (int r = 0; r < taps; r++)
-            if (p * st + r * dil - pad == h) { count++; break; }
+    /* h = p*st + r*dil - pad: each tap r gives at most one window p, and
+     * distinct taps distinct windows */
+    for (int r = 0; r < taps; r++) {
+        long ph = (long)h + pad - (long)r * dil;
+        count += ph >= 0 && ph % st == 0 && ph / st < out;
+    }
     return count;
 }
 
@@ -95,15 +98,25 @@ void explain_quotient(char *buf, size_t len, const char *in, int pad, int dil, c
     else snprintf(buf, len, "(%s%s%s)/%d", in, a, b, stride);
 }
 
-const char *explain_unread_reason(const explain_t *e, int vertical, int h)
+int explain_unread_kind(const explain_t *e, int vertical, int h)
 {
     int out = vertical ? e->P : e->Q, taps = vertical ? e->p.r : e->p.s;
     int st = vertical ? e->p.stride_h : e->p.stride_w, dil = vertical ? e->p.dilation_h : e->p.dilation_w;
     int pad = vertical ? e->p.pad_top : e->p.pad_left;
-    for (int p = 0; p < out; p++)
-        if (h >= p * st - pad && h <= p * st - pad + dil * (taps - 1)) return "in a dilation gap of a window";
-    if (h > (out - 1) * st - pad + dil * (taps - 1)) return "below the last window";
-    return "between two windows (the stride is longer than the dilated kernel)";
+    /* the last window starting at or above h is the one whose span may hold it */
+    long p = ((long)h + pad) / st;
+    if (p > out - 1) p = out - 1;
+    if (p * st - pad + (long)dil * (taps - 1) >= h) return EXPLAIN_UNREAD_GAP;
+    return p == out - 1 ? EXPLAIN_UNREAD_BELOW : EXPLAIN_UNREAD_BETWEEN;
+}
+
+const char *explain_unread_reason(const explain_t *e, int vertical, int h)
+{
+    switch (explain_unread_kind(e, vertical, h)) {
+    case EXPLAIN_UNREAD_GAP: return "in a dilation gap of a window";
+    case EXPLAIN_UNREAD_BELOW: return "below the last window";
+    default: return "between two windows (the stride is longer than the dilated kernel)";
+    }
 }
 
 /* Terms of dx[n,c,h,w] in equation (2). */

@@ -24,14 +24,18 @@ static void ints(FILE *f, const int *v, int n)
     fputc(']', f);
 }
 
-/* Rows (vertical) or columns no window reads: their gradient is 0. */
-static void unread(FILE *f, const explain_t *e, int vertical)
+/* Rows (vertical) or columns no window reads: their gradient is 0; or, with
+ * why, the reason for each: "gap", "below" or "between". */
+static void unread(FILE *f, const explain_t *e, int vertical, int why)
 {
+    static const char *kinds[] = {"\"gap\"", "\"below\"", "\"between\""};
     int in = vertical ? e->p.h : e->p.w, first = 1;
     fputc('[', f);
     for (int h = 0; h < in; h++)
         if (!explain_windows_reading(e, vertical, h)) {
-            fprintf(f, "%s%d", first ? "" : ", ", h);
+            fputs(first ? "" : ", ", f);
+            if (why) fputs(kinds[explain_unread_kind(e, vertical, h)], f);
+            else fprintf(f, "%d", h);
             first = 0;
         }
     fputc(']', f);
@@ -59,9 +63,13 @@ int explain_write_json(FILE *f, const explain_t *e)
     fprintf(f, ", \"y\": [%d, %d, %d, %d]},\n", p->n, p->k, e->P, e->Q);
     fprintf(f, "  \"output\": {\"p\": %d, \"q\": %d, \"rem_h\": %d, \"rem_w\": %d},\n", e->P, e->Q, e->rem_h, e->rem_w);
     fprintf(f, "  \"zero_gradient\": {\"rows\": ");
-    unread(f, e, 1);
-    fprintf(f, ", \"columns\": ");
-    unread(f, e, 0);
+    unread(f, e, 1, 0);
+    fprintf(f, ", \"row_reasons\": ");
+    unread(f, e, 1, 1);
+    fprintf(f, ",\n    \"columns\": ");
+    unread(f, e, 0, 0);
+    fprintf(f, ", \"column_reasons\": ");
+    unread(f, e, 0, 1);
     fprintf(f, "},\n  \"delta\": {\"zero_inserted\": [%d, %d], \"pad\": ", (e->P - 1) * p->stride_h + 1,
             (e->Q - 1) * p->stride_w + 1);
     ints(f, dpad, 4);

@@ -422,7 +422,8 @@ static void worked(FILE *f, const explain_t *e)
 static void macs(FILE *f, const explain_t *e)
 {
     explain_macs m = explain_count_macs(e);
-    fprintf(f, "6. Multiply-adds (N*K*P*Q*Cg*R*S for each pass, as im2col + GEMM computes them)\n\n");
+    fprintf(f, "%d. Multiply-adds (N*K*P*Q*Cg*R*S for each pass, as im2col + GEMM computes them)\n\n",
+            e->printable ? 6 : 5);
     fprintf(f, "  forward (1)             %.0f\n", m.forward);
     fprintf(f, "  input gradient (2)      %.0f   (as the zero-inserted full correlation: %.0f)\n",
             m.backward_data, m.dx_full_correlation);

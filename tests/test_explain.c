@@ -78,17 +78,33 @@ static int same(const float *a, const float *b, int64_t n)
     return 1;
 }
 
-/* Rows no window reads, by brute force over (p, r). */
-static int unread_rows(int size, int out, int taps, int st, int dil, int pad, int *rows)
+/* Rows no window reads, by brute force over (p, r), and why: inside some
+ * window's span ("gap"), after the last window's span ("below"), or else
+ * "between" windows. */
+static int unread_rows(int size, int out, int taps, int st, int dil, int pad, int *rows, const char **why)
 {
     int n = 0;
     for (int h = 0; h < size; h++) {
-        int read = 0;
-        for (int p = 0; p < out; p++)
+        int read = 0, in_span = 0;
+        for (int p = 0; p < out; p++) {
             for (int r = 0; r < taps; r++) read |= p * st + r * dil - pad == h;
-        if (!read) rows[n++] = h;
+            in_span |= h >= p * st - pad && h <= p * st - pad + (taps - 1) * dil;
+        }
+        if (read) continue;
+        why[n] = in_span ? "gap" : h > (out - 1) * st - pad + (taps - 1) * dil ? "below" : "between";
+        rows[n++] = h;
     }
     return n;
+}
+
+static int json_strings_are(const cJSON *a, const char **want, int n)
+{
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != n) return 0;
+    for (int i = 0; i < n; i++) {
+        const cJSON *v = cJSON_GetArrayItem(a, i);
+        if (!cJSON_IsString(v) || strcmp(v->valuestring, want[i])) return 0;
+    }
+    return 1;
 }
 
 /* One configuration: run, parse, recompute, compare. */
@@ -128,11 +144,15 @@ static void check_config(const ccnn_conv2d_params *p, int bias, unsigned seed)
     CHECK_MSG(json_int(o, "p") == P && json_int(o, "q") == Q && json_int(o, "rem_h") == rem_h &&
               json_int(o, "rem_w") == rem_w, "%s: output size", what);
     int rows[64], cols[64];
-    int nr = unread_rows(p->h, P, p->r, p->stride_h, p->dilation_h, p->pad_top, rows);
-    int nc = unread_rows(p->w, Q, p->s, p->stride_w, p->dilation_w, p->pad_left, cols);
+    const char *row_why[64], *col_why[64];
+    int nr = unread_rows(p->h, P, p->r, p->stride_h, p->dilation_h, p->pad_top, rows, row_why);
+    int nc = unread_rows(p->w, Q, p->s, p->stride_w, p->dilation_w, p->pad_left, cols, col_why);
     const cJSON *zg = cJSON_GetObjectItemCaseSensitive(j, "zero_gradient");
     CHECK_MSG(json_ints_are(cJSON_GetObjectItemCaseSensitive(zg, "rows"), rows, nr) &&
               json_ints_are(cJSON_GetObjectItemCaseSensitive(zg, "columns"), cols, nc), "%s: unread rows", what);
+    CHECK_MSG(json_strings_are(cJSON_GetObjectItemCaseSensitive(zg, "row_reasons"), row_why, nr) &&
+              json_strings_are(cJSON_GetObjectItemCaseSensitive(zg, "column_reasons"), col_why, nc),
+              "%s: reasons for unread rows", what);
     /* the full correlation's pads give back exactly H x W */
     const cJSON *dpad = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "delta"), "pad");
     if (cJSON_GetArraySize(dpad) == 4) {

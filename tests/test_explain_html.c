@@ -164,10 +164,12 @@ CCNN_TEST(explain_html_renders_in_chromium)
     snprintf(shot, sizeof shot, "%s/shot.png", d);
     snprintf(html, sizeof html, "%s/e.html", d);
     /* --no-sandbox: chromium refuses to run as root without it (CI is root);
-     * a private profile; a time limit in case it hangs */
+     * a private profile; /tmp rather than a small /dev/shm (containers); a
+     * time limit in case it hangs */
     snprintf(cmd, sizeof cmd, "DBUS_SESSION_BUS_ADDRESS=disabled: timeout -k 10 120 %s --headless --no-sandbox "
-             "--disable-gpu --no-first-run --disable-extensions --user-data-dir=%s/profile --window-size=900,1400 "
-             "--screenshot=%s file://%s >%s/chromium.log 2>&1", browser, d, shot, html, d);
+             "--disable-gpu --disable-dev-shm-usage --no-first-run --disable-extensions "
+             "--user-data-dir=%s/profile --window-size=900,1400 --screenshot=%s file://%s >%s/chromium.log 2>&1",
+             browser, d, shot, html, d);
     int st = system(cmd);
     struct stat sb;
     REQUIRE(WIFEXITED(st));
