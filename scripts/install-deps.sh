@@ -29,7 +29,7 @@ sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
 if [ -n "$arm" ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
     $sudo dpkg --add-architecture arm64
-    $sudo apt-get update -qq
+    $sudo apt-get -o Acquire::Retries=3 update -qq
 fi
 missing=""
 for p in $pkgs; do
@@ -37,5 +37,5 @@ for p in $pkgs; do
 done
 [ -z "$missing" ] && exit 0
 echo "installing:$missing"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing
+$sudo apt-get -o Acquire::Retries=3 update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get -o Acquire::Retries=3 install -y -qq $missing
