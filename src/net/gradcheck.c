@@ -29,7 +29,7 @@ static int quotients(ccnn_net *net, const float *x, int batch, const uint8_t *la
                      size_t i, double l0, double *fwd, double *bwd)
 {
     float keep = v[i];
-    double lp, lm;
+    double lp = 0, lm = 0; /* read only when rc is 0, but computed before */
     v[i] = keep + (float)GC_STEP;
     int rc = loss_at(net, x, batch, labels, &lp);
     v[i] = keep - (float)GC_STEP;
