@@ -92,16 +92,24 @@ test-sanitize:
 # to $(BUILD)/bench/results.csv; bench_torch.py (Debian's python3-torch)
 # measures PyTorch and prints the combined table last. docs/performance.md.
 # With PyTorch: ccnn and PyTorch alternate, REPEAT runs of each, medians.
+# One table per entry of BENCH_ISAS: "native" (each library's best) and
+# "avx2" (CCNN_ISA=avx2 against oneDNN capped by ONEDNN_MAX_CPU_ISA=AVX2).
 REPEAT ?= 3
+BENCH_ISAS ?= native avx2
 bench: $(BENCH_BIN) all
 	@rm -f $(BUILD)/bench/results.csv
-	@if [ -f bench/bench_torch.py ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then \
+	@for isa in $(BENCH_ISAS); do \
+	  cap=; [ $$isa = native ] || cap="--isa $$isa"; \
+	  echo "######## ISA: $$isa"; \
+	  if [ -f bench/bench_torch.py ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then \
 	    /usr/bin/python3 bench/bench_torch.py --run-ccnn $(BUILD)/bench --repeat $(REPEAT) \
-	        --log $(BUILD)/bench/results.csv; \
-	else \
-	    for b in $(BENCH_BIN); do echo "== $$b"; $$b --csv $(BUILD)/bench/results.csv || exit 1; echo; done; \
+	        --log $(BUILD)/bench/results.csv $$cap || exit 1; \
+	  else \
+	    env=; [ $$isa = native ] || env="CCNN_ISA=$$isa"; \
+	    for b in $(BENCH_BIN); do echo "== $$b"; env $$env $$b --csv $(BUILD)/bench/results.csv || exit 1; echo; done; \
 	    echo "(no PyTorch comparison: /usr/bin/python3 lacks torch; ./scripts/install-deps.sh --bench)"; \
-	fi
+	  fi; \
+	done
 	@echo "== data-parallel training (bench/dist/run.sh, docs/distributed.md)"
 	@REPEAT=$(REPEAT) bench/dist/run.sh $(BUILD)
 

@@ -9,6 +9,10 @@
  *   --runs N        timed calls per figure, at least 5 (default 7); small
  *                   layers get more, up to about 0.25 s of calls
  *   --shape I       only the I-th shape of the list (1-based), e.g. under perf
+ *   --clock cpu     time by the process's CPU time, not the wall clock: on a
+ *                   machine shared with other work, a 1-thread figure that
+ *                   preemption does not inflate (at more threads it counts
+ *                   every thread's time, spinning included: per-core figures)
  *   --csv FILE      also append machine-readable lines to FILE
  *                   ("-": stdout), read by bench/bench_torch.py:
  *                     peak,THREADS,ISA,GFLOPS
@@ -51,10 +55,12 @@ static const shape shapes[] = {
 
 static const char *const pass_names[4] = {"fwd", "bwd_data", "bwd_weights", "step"};
 
+static clockid_t g_clock = CLOCK_MONOTONIC; /* --clock cpu: CLOCK_PROCESS_CPUTIME_ID */
+
 static double now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(g_clock, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -239,8 +245,8 @@ static double time_pass(int pass, const ccnn_conv2d_params *p, const bufs *B, in
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_conv [--threads LIST] [--runs N] [--shape I] [--csv FILE] "
-                    "[THREADS]\n");
+    fprintf(stderr, "usage: bench_conv [--threads LIST] [--runs N] [--shape I] [--clock wall|cpu] "
+                    "[--csv FILE] [THREADS]\n");
     exit(2);
 }
 
@@ -254,6 +260,11 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) min_runs = atoi(argv[++i]);
         else if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc) csv_path = argv[++i];
         else if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc) only = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--clock") == 0 && i + 1 < argc) {
+            const char *c = argv[++i];
+            if (strcmp(c, "cpu") == 0) g_clock = CLOCK_PROCESS_CPUTIME_ID;
+            else if (strcmp(c, "wall") != 0) usage();
+        }
         else if (argv[i][0] >= '0' && argv[i][0] <= '9') list = argv[i];
         else usage();
     }
@@ -292,9 +303,9 @@ int main(int argc, char **argv)
     }
 
     ccnn_isa isa = ccnn_get_isa();
-    printf("ccnn conv bench: isa %s, impl %s, %d cores, median of >= %d runs after a warm-up\n",
-           ccnn_isa_name(isa), ccnn_conv2d_get_impl() == CCNN_CONV_REF ? "ref" : "fast",
-           omp_get_num_procs(), min_runs);
+    printf("ccnn conv bench: isa %s, impl %s, %d cores, median of >= %d runs after a warm-up, "
+           "%s time\n", ccnn_isa_name(isa), ccnn_conv2d_get_impl() == CCNN_CONV_REF ? "ref" : "fast",
+           omp_get_num_procs(), min_runs, g_clock == CLOCK_MONOTONIC ? "wall-clock" : "CPU");
     double peak[MAX_THREADS];
     printf("FMA peak (%s loop):", ccnn_isa_name(isa));
     for (int t = 0; t < n_threads; t++) {

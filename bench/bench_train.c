@@ -1,13 +1,16 @@
 /* bench_train.c - end-to-end training speed of a network through the public
  * API: images per second and peak memory.
  *
- *   build/bench/bench_train [--net FILE] [--threads N] [--images N] [--epochs N] [--csv FILE]
+ *   build/bench/bench_train [--net FILE] [--threads N] [--images N] [--epochs N]
+ *                           [--clock wall|cpu] [--csv FILE]
  *
  *   --net FILE     network file (default nets/fashion-default.net); its
  *                  `train` line gives the optimizer and the batch size
  *   --threads N    threads (default 2)
  *   --images N     synthetic training images (default 3200: 50 batches of 64)
  *   --epochs N     timed epochs (default 5); the figure is their median
+ *   --clock cpu    time by the process's CPU time (with --threads 1, on a
+ *                  machine shared with other work; see bench_conv)
  *   --csv FILE     also append a machine-readable line to FILE ("-": stdout):
  *                    train,NET,THREADS,BATCH,IMAGES,IMAGES_PER_S,MAXRSS_KB,BASE_RSS_KB
  *
@@ -28,10 +31,12 @@
 
 #define MAX_EPOCHS 21
 
+static clockid_t g_clock = CLOCK_MONOTONIC; /* --clock cpu: CLOCK_PROCESS_CPUTIME_ID */
+
 static double now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(g_clock, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -91,7 +96,7 @@ static char *read_file(const char *path)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_train [--net FILE] [--threads N] [--images N] [--epochs N] "
-                    "[--csv FILE]\n");
+                    "[--clock wall|cpu] [--csv FILE]\n");
     exit(2);
 }
 
@@ -113,7 +118,11 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--images") == 0) images = atoi(argv[++i]);
         else if (strcmp(argv[i], "--epochs") == 0) epochs = atoi(argv[++i]);
         else if (strcmp(argv[i], "--csv") == 0) csv_path = argv[++i];
-        else usage();
+        else if (strcmp(argv[i], "--clock") == 0) {
+            const char *c = argv[++i];
+            if (strcmp(c, "cpu") == 0) g_clock = CLOCK_PROCESS_CPUTIME_ID;
+            else if (strcmp(c, "wall") != 0) usage();
+        } else usage();
     }
     if (threads < 1 || images < 10 || epochs < 1 || epochs > MAX_EPOCHS) usage();
     long base_rss = rss_now_kb();

@@ -11,6 +11,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_gradcheck(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 
 /* The default network (nets/fashion-default.net, compiled in). */
 extern const char cli_default_net[];

@@ -11,6 +11,7 @@ static const char usage[] =
     "  predict    classify images with a model\n"
     "  info       layers, output shapes, parameters and FLOPs of a network\n"
     "  gradcheck  check a network's gradients against finite differences\n"
+    "  explain    backpropagation through one convolution, worked out with numbers\n"
     "\n"
     "ccnn COMMAND --help for the options of a command.\n";
 
@@ -31,7 +32,7 @@ int main(int argc, char **argv)
     }
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"train", cmd_train}, {"eval", cmd_eval}, {"predict", cmd_predict},
-        {"info", cmd_info}, {"gradcheck", cmd_gradcheck},
+        {"info", cmd_info}, {"gradcheck", cmd_gradcheck}, {"explain", cmd_explain},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

@@ -216,6 +216,19 @@ CCNN_TEST(eltwise_maxpool2x2_layer)
                       ccnn_isa_name(list[k]), in.c, in.h, in.w);
             CHECK_MSG(same_bits(l->din[0], wdx, h.nx), "%s %dx%dx%d: backward differs",
                       ccnn_isa_name(list[k]), in.c, in.h, in.w);
+            /* set_din: with din_fresh, din is written whatever it held */
+            memset(wdx, 0, h.nx * sizeof(float));
+            for (size_t pl = 0; pl < h.nx / plane; pl++) {
+                ref_maxpool2x2(l->in[0] + pl * plane, in.h, in.w, want + pl * oplane, wam);
+                for (size_t o = 0; o < oplane; o++) wdx[pl * plane + wam[o]] += l->dout[pl * oplane + o];
+            }
+            test_fill(&vr, l->din[0], h.nx, -1, 1);
+            h.run.din_fresh = 1;
+            CHECK_RC(l->ops->backward(l, &h.run), 0);
+            h.run.din_fresh = 0;
+            CHECK_MSG(l->ops->set_din && same_bits(l->din[0], wdx, h.nx),
+                      "%s %dx%dx%d: backward into a fresh din differs", ccnn_isa_name(list[k]),
+                      in.c, in.h, in.w);
             free(din0); free(want); free(wdx); free(wam);
             h_free(&h, NULL);
         }

@@ -1,6 +1,7 @@
 /* direct.c - the direct convolution's portable tiles (contract in direct.h)
  * and the choice of tiles by ISA. Plain loops that a compiler can
- * vectorise over k; the AVX-512 tiles are in direct_avx512.c. */
+ * vectorise over k; the AVX-512 and AVX2 tiles are in
+ * direct_avx512.c and direct_avx2.c. */
 #include "kernels/direct.h"
 #include "core/arch.h"
 
@@ -43,12 +44,13 @@ static void wgrad_c(int nt, const int64_t *off, const float *x, int64_t P, int64
         for (int k = 0; k < nk; k++) dw[t * ldw + k] = acc[t][k];
 }
 
-static const ccnn_direct_kernel k_portable = {KB, UW, fwd_c, wgrad_c};
+static const ccnn_direct_kernel k_portable = {.kb = KB, .uw = UW, .fwd = fwd_c, .wgrad = wgrad_c};
 
 const ccnn_direct_kernel *ccnn_direct_kernel_for(ccnn_isa isa)
 {
 #if CCNN_X86
     if (isa == CCNN_ISA_AVX512) return &ccnn_direct_avx512;
+    if (isa == CCNN_ISA_AVX2) return &ccnn_direct_avx2;
 #endif
     (void)isa;
     return &k_portable;

@@ -24,7 +24,8 @@
 #include "core/arch.h"
 #include <stdint.h>
 
-/* Most taps one weight-gradient tile takes (a 3x3 channel). */
+/* Most taps one weight-gradient tile takes (a 3x3 channel), and the taps
+ * per tile a kernel gets unless its wt field says fewer. */
 #define CCNN_DIRECT_TAPS 9
 
 /* Forward tile: for i < npx (1..uw) and k < nk (1..kb),
@@ -34,7 +35,7 @@ typedef void (*ccnn_direct_fwd_fn)(int64_t T, const int64_t *off, const float *x
                                    const float *w, const float *bias, float *y, int64_t ldy,
                                    int npx, int nk);
 
-/* Weight-gradient tile: for t < nt (1..CCNN_DIRECT_TAPS) and k < nk (1..kb),
+/* Weight-gradient tile: for t < nt (1..ccnn_direct_wgrad_taps) and k < nk (1..kb),
  *   dw[t*ldw + k] = (accumulate ? dw[t*ldw + k] : 0)
  *                   + the sum over p < P, q < Q (row by row) of
  *                     x[off[t] + p*xrow + q*sw] * dy[(p*Q + q)*ldd + k]. */
@@ -47,13 +48,22 @@ typedef struct ccnn_direct_kernel {
     int uw; /* most output pixels per forward tile */
     ccnn_direct_fwd_fn fwd;
     ccnn_direct_wgrad_fn wgrad;
+    int wt; /* most taps per weight-gradient tile, <= CCNN_DIRECT_TAPS; 0: that many
+             * (last, so that a table without it still means 9) */
 } ccnn_direct_kernel;
+
+/* The taps a weight-gradient tile of kr takes at most. */
+static inline int ccnn_direct_wgrad_taps(const ccnn_direct_kernel *kr)
+{
+    return kr->wt > 0 && kr->wt < CCNN_DIRECT_TAPS ? kr->wt : CCNN_DIRECT_TAPS;
+}
 
 /* The tiles for an ISA level; never NULL (falls back to portable C). */
 const ccnn_direct_kernel *ccnn_direct_kernel_for(ccnn_isa isa);
 
 #if CCNN_X86
 extern const ccnn_direct_kernel ccnn_direct_avx512;
+extern const ccnn_direct_kernel ccnn_direct_avx2;
 #endif
 
 #endif

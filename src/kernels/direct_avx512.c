@@ -179,5 +179,5 @@ TARGET static void wgrad(int nt, const int64_t *off, const float *x, int64_t P, 
     }
 }
 
-const ccnn_direct_kernel ccnn_direct_avx512 = {KB, UW, fwd, wgrad};
+const ccnn_direct_kernel ccnn_direct_avx512 = {.kb = KB, .uw = UW, .fwd = fwd, .wgrad = wgrad};
 #endif

@@ -180,6 +180,12 @@ void ccnn_ukernel_rows_avx2(int64_t kc, const float *a, const float *const *brow
                             const float *bias);
 void ccnn_transpose_avx2(const float *src, int64_t lds, int rows, int64_t cols,
                          float *dst, int64_t ldd);
+void ccnn_gemm_dot_avx512(int64_t M, int64_t N, int64_t rows, int64_t cols,
+                          const float *const *arow, int64_t a_rs, const float *b, int64_t ldb,
+                          int64_t b_rs, float *vacc);
+void ccnn_gemm_dot_avx2(int64_t M, int64_t N, int64_t rows, int64_t cols,
+                        const float *const *arow, int64_t a_rs, const float *b, int64_t ldb,
+                        int64_t b_rs, float *vacc);
 #endif
 
 #endif

@@ -1,5 +1,6 @@
 /* wino.c - the portable Winograd transforms (contract in wino.h) and the
- * choice by ISA; the AVX-512 ones are in wino_avx512.c. */
+ * choice by ISA; the AVX-512 and AVX2 ones are in wino_avx512.c
+ * and wino_avx2.c. */
 #include "kernels/wino.h"
 #include "core/arch.h"
 
@@ -51,6 +52,7 @@ const ccnn_wino_kernel *ccnn_wino_kernel_for(ccnn_isa isa)
 {
 #if CCNN_X86
     if (isa == CCNN_ISA_AVX512) return &ccnn_wino_avx512;
+    if (isa == CCNN_ISA_AVX2) return &ccnn_wino_avx2;
 #endif
     (void)isa;
     return &k_portable;

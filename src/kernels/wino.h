@@ -36,6 +36,7 @@ const ccnn_wino_kernel *ccnn_wino_kernel_for(ccnn_isa isa);
 
 #if CCNN_X86
 extern const ccnn_wino_kernel ccnn_wino_avx512;
+extern const ccnn_wino_kernel ccnn_wino_avx2;
 #endif
 
 #endif

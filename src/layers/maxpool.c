@@ -18,6 +18,7 @@
 #include "net/layer.h"
 #include "kernels/eltwise.h"
 #include <stdint.h>
+#include <string.h>
 #include <stdlib.h>
 
 int ccnn_pool2d_setup(ccnn_layer *l, char *err, size_t errlen)
@@ -137,15 +138,20 @@ static int maxpool_backward(ccnn_layer *l, const ccnn_run *run)
     const size_t in_plane = ccnn_shape_size(l->in_shape[0]) / l->in_shape[0].c;
     const size_t out_plane = (size_t)l->out_shape.h * l->out_shape.w;
     const maxpool_priv *pv = l->priv;
+    const int fresh = run->din_fresh;
     /* overlapping windows may share a winner; each plane is one thread's, in
      * order. (This scalar scatter beat every vector variant tried for the
-     * 2x2 case: see kernels/eltwise.h.) */
+     * 2x2 case: see kernels/eltwise.h.) A fresh din (set_din) is zeroed
+     * here a plane at a time, just before its scatter, by the thread that
+     * scatters into it: the plane is then in its cache, where the engine's
+     * zeroing of the whole tensor left it in memory. The same bits. */
     #pragma omp parallel for num_threads(ccnn_threads()) schedule(static) \
         if (planes * (int64_t)out_plane > 8192)
     for (int64_t pl = 0; pl < planes; pl++) {
         float *dx = l->din[0] + (size_t)pl * in_plane;
         const float *dy = l->dout + (size_t)pl * out_plane;
         const int32_t *am = pv->argmax + (size_t)pl * out_plane;
+        if (fresh) memset(dx, 0, in_plane * sizeof(float));
         for (size_t o = 0; o < out_plane; o++) dx[am[o]] += dy[o];
     }
     return CCNN_OK;
@@ -167,4 +173,5 @@ const ccnn_layer_ops ccnn_maxpool_ops = {
     .forward    = maxpool_forward,
     .backward   = maxpool_backward,
     .destroy    = maxpool_destroy,
+    .set_din    = 1,
 };

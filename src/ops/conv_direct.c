@@ -88,10 +88,10 @@ void ccnn_conv_direct_wgrad(const ccnn_direct_kernel *kr, const ccnn_conv_dims *
                             float *dwt, int accumulate)
 {
     const int64_t taps = d->cg * d->r * d->s, nb = ccnn_conv_direct_kblocks(kr, d);
-    const int64_t kb = kr->kb, ld = nb * kb;
-    for (int64_t t = 0; t < taps; t += CCNN_DIRECT_TAPS)
+    const int64_t kb = kr->kb, ld = nb * kb, wt = ccnn_direct_wgrad_taps(kr);
+    for (int64_t t = 0; t < taps; t += wt)
         for (int64_t b = 0; b < nb; b++)
-            kr->wgrad((int)min64(CCNN_DIRECT_TAPS, taps - t), off + t, xp, d->p, d->q,
+            kr->wgrad((int)min64(wt, taps - t), off + t, xp, d->p, d->q,
                       d->sh * wp, d->sw, dyt + b * kb, ld, dwt + t * d->kg + b * kb, d->kg,
                       (int)min64(kb, d->kg - b * kb), accumulate);
 }
