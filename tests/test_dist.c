@@ -220,13 +220,12 @@ CCNN_TEST(dist_killed_process_ends_the_job)
     setup(dir, sizeof dir, 296, 0);
     REQUIRE(dir[0]);
     snprintf(m, sizeof m, "%s/m.safetensors", dir);
-    /* rank 1 is killed (SIGKILL) half a second after the first model is
-     * saved (a fixed delay found no model yet on a slow, instrumented
-     * build), long before the 500 epochs end; `timeout` in MPIRUN turns a
-     * hang into exit 124 */
+    /* rank 1 is killed (SIGKILL) once the first epoch's model is written,
+     * in the epochs after it, long before the 500 epochs end; `timeout` in
+     * MPIRUN turns a hang into exit 124 */
     int rc = sh(out_buf, sizeof out_buf,
-                MPIRUN " -np 2 sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (i=0; "
-                "while [ ! -f %s ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; sleep 0.5; kill -9 $$) & fi; "
+                MPIRUN " -np 2 sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then "
+                "(i=0; while [ ! -f %s ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i+1)); done; sleep 0.2; kill -9 $$) & fi; "
                 "exec %s train --net %s/tiny.net --data %s --out %s --epochs 500 --threads 1'",
                 m, cli(), dir, dir, m);
     CHECK_MSG(rc != 0 && rc != 124 && rc != -1, "exit %d:\n%s", rc, out_buf);
