@@ -107,7 +107,7 @@ AARCH64_QEMU ?= qemu-aarch64
 test-aarch64:
 	$(MAKE) BUILD=build/aarch64 CC=$(AARCH64_CC) MPI=0 build/aarch64/ccnn_tests
 	$(MAKE) BUILD=build/aarch64 CC=$(AARCH64_CC) MPI=0 build/aarch64/ccnn
-	CCNN_TEST_QUICK=1 OMP_WAIT_POLICY=passive CCNN_CLI="$(AARCH64_QEMU) build/aarch64/ccnn" \
+	CCNN_TEST_QUICK=1 OMP_WAIT_POLICY=passive CCNN_CLI="$(AARCH64_QEMU) $(abspath build/aarch64/ccnn)" \
 	    $(AARCH64_QEMU) build/aarch64/ccnn_tests
 
 # Each bench program prints its own table and appends machine-readable lines

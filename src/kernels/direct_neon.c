@@ -190,5 +190,5 @@ static void wgrad(int nt, const int64_t *off, const float *x, int64_t P, int64_t
     }
 }
 
-const ccnn_direct_kernel ccnn_direct_neon = {KB, UW, fwd, wgrad};
+const ccnn_direct_kernel ccnn_direct_neon = {.kb = KB, .uw = UW, .fwd = fwd, .wgrad = wgrad, .wt = CCNN_DIRECT_TAPS};
 #endif
