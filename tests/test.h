@@ -4,8 +4,8 @@
  * with the line "N passed, N failed".
  *
  * CHECK(cond) records a failure and goes on; REQUIRE(cond) also returns
- * from the test. Helpers for random data and tensor comparison live in
- * tests/util.c. */
+ * from the test. Helpers for random data, tensor comparison and running
+ * the ccnn command live in tests/util.c. */
 #ifndef CCNN_TEST_H
 #define CCNN_TEST_H
 
@@ -58,5 +58,11 @@ int test_isas(ccnn_isa *out);
  * - fewer training images, fewer gradient elements checked. Every check
  * still runs; each test that shrinks says so in its comment. */
 int test_quick(void);
+
+/* The ccnn command to run through the shell: $CCNN_CLI, else build/ccnn.
+ * A path that exists comes back absolute, so a test may run it after a cd;
+ * anything else (make test-aarch64 sets a whole command line, "qemu-aarch64
+ * /abs/path/ccnn") comes back as it is. Not quoted: it may hold words. */
+const char *test_cli_path(void);
 
 #endif

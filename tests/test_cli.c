@@ -11,12 +11,6 @@
 
 static char g_dir[64];
 
-static const char *cli(void)
-{
-    const char *c = getenv("CCNN_CLI");
-    return c ? c : "build/ccnn";
-}
-
 /* Runs `ccnn ARGS` (stdout and stderr together); returns the exit status. */
 static int run(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int run(char *out, size_t len, const char *fmt, ...)
@@ -26,7 +20,7 @@ static int run(char *out, size_t len, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1 </dev/null", cli(), args);
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1 </dev/null", test_cli_path(), args);
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
     size_t n = fread(out, 1, len - 1, p);

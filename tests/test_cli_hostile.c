@@ -24,12 +24,6 @@ static char out[1 << 16];
 static long g_rss_kb;
 static double g_secs;
 
-static const char *cli(void)
-{
-    const char *c = getenv("CCNN_CLI");
-    return c ? c : "build/ccnn";
-}
-
 static void remove_hdir(void)
 {
     char cmd[128];
@@ -63,7 +57,7 @@ static int hrun(const char *fmt, ...)
     int n = vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof args) return -1; /* never run a command cut short */
-    snprintf(cmd, sizeof cmd, "exec %s %s 2>&1 </dev/null", cli(), args);
+    snprintf(cmd, sizeof cmd, "exec %s %s 2>&1 </dev/null", test_cli_path(), args);
     int fd[2];
     if (pipe(fd)) return -1;
     struct timespec t0, t1;

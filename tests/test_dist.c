@@ -15,12 +15,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static const char *cli(void)
-{
-    const char *c = getenv("CCNN_CLI");
-    return c ? c : "build/ccnn";
-}
-
 /* Runs a shell command (stdout and stderr into out); returns its exit
  * status, or -1 if it did not exit. */
 static int sh(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -172,21 +166,21 @@ CCNN_TEST(dist_same_bits_at_any_n)
     setup(dir, sizeof dir, 296, 0);
     REQUIRE(dir[0]);
     snprintf(ref, sizeof ref, "%s/ref.safetensors", dir);
-    int rc = sh(out_buf, sizeof out_buf, "%s train --net %s/tiny.net --data %s --out %s --threads 1", cli(), dir, dir, ref);
+    int rc = sh(out_buf, sizeof out_buf, "%s train --net %s/tiny.net --data %s --out %s --threads 1", test_cli_path(), dir, dir, ref);
     REQUIRE(rc == 0);
     const int nps[] = {1, 2, 4};
     for (int a = 0; a < 3; a++)
         for (int t = 1; t <= 2; t++) {
             snprintf(m, sizeof m, "%s/np%d_t%d.safetensors", dir, nps[a], t);
             rc = sh(out_buf, sizeof out_buf, MPIRUN " -np %d %s train --net %s/tiny.net --data %s --out %s --threads %d",
-                    nps[a], cli(), dir, dir, m, t);
+                    nps[a], test_cli_path(), dir, dir, m, t);
             CHECK_MSG(rc == 0, "np %d threads %d: exit %d:\n%s", nps[a], t, rc, out_buf);
             CHECK_MSG(nps[a] == 1 || strstr(out_buf, "data-parallel"), "np %d: not data-parallel:\n%s", nps[a], out_buf);
             CHECK_MSG(same_model(ref, m, why, sizeof why), "np %d threads %d: %s", nps[a], t, why);
         }
     /* 296 images: a last step of 5 chunks, so 6 processes cannot be exact */
     rc = sh(out_buf, sizeof out_buf, MPIRUN " -np 6 %s train --net %s/tiny.net --data %s --out %s/six.safetensors",
-            cli(), dir, dir, dir);
+            test_cli_path(), dir, dir, dir);
     CHECK_MSG(rc != 0 && strstr(out_buf, "only 5 chunks"), "np 6: exit %d:\n%s", rc, out_buf);
     cleanup(dir);
 }
@@ -199,15 +193,15 @@ CCNN_TEST(dist_resume_with_other_n_and_tcp)
     REQUIRE(dir[0]);
     snprintf(ref, sizeof ref, "%s/ref.safetensors", dir);
     snprintf(m, sizeof m, "%s/m.safetensors", dir);
-    int rc = sh(out_buf, sizeof out_buf, "%s train --net %s/tiny.net --data %s --out %s --epochs 3", cli(), dir, dir, ref);
+    int rc = sh(out_buf, sizeof out_buf, "%s train --net %s/tiny.net --data %s --out %s --epochs 3", test_cli_path(), dir, dir, ref);
     REQUIRE(rc == 0);
     /* one epoch on 2 processes over TCP, the second on 4, the third alone */
     rc = sh(out_buf, sizeof out_buf, MPIRUN " --mca btl tcp,self -np 2 %s train --net %s/tiny.net --data %s --out %s --epochs 1",
-            cli(), dir, dir, m);
+            test_cli_path(), dir, dir, m);
     CHECK_MSG(rc == 0, "tcp: exit %d:\n%s", rc, out_buf);
-    rc = sh(out_buf, sizeof out_buf, MPIRUN " -np 4 %s train --resume %s --data %s --epochs 2", cli(), m, dir);
+    rc = sh(out_buf, sizeof out_buf, MPIRUN " -np 4 %s train --resume %s --data %s --epochs 2", test_cli_path(), m, dir);
     CHECK_MSG(rc == 0 && strstr(out_buf, "resuming"), "resume on 4: exit %d:\n%s", rc, out_buf);
-    rc = sh(out_buf, sizeof out_buf, "%s train --resume %s --data %s --epochs 3", cli(), m, dir);
+    rc = sh(out_buf, sizeof out_buf, "%s train --resume %s --data %s --epochs 3", test_cli_path(), m, dir);
     CHECK_MSG(rc == 0, "resume alone: exit %d:\n%s", rc, out_buf);
     CHECK_MSG(same_model(ref, m, why, sizeof why), "%s", why);
     cleanup(dir);
@@ -227,7 +221,7 @@ CCNN_TEST(dist_killed_process_ends_the_job)
                 MPIRUN " -np 2 sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then "
                 "(i=0; while [ ! -f %s ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i+1)); done; sleep 0.2; kill -9 $$) & fi; "
                 "exec %s train --net %s/tiny.net --data %s --out %s --epochs 500 --threads 1'",
-                m, cli(), dir, dir, m);
+                m, test_cli_path(), dir, dir, m);
     CHECK_MSG(rc != 0 && rc != 124 && rc != -1, "exit %d:\n%s", rc, out_buf);
     CHECK_MSG(same_model(m, m, why, sizeof why), "the last model: %s", why);
     cleanup(dir);
@@ -240,7 +234,7 @@ CCNN_TEST(dist_corrupt_data_stops_all)
     setup(dir, sizeof dir, 296, 1);
     REQUIRE(dir[0]);
     int rc = sh(out_buf, sizeof out_buf, MPIRUN " -np 2 %s train --net %s/tiny.net --data %s --out %s/m.safetensors",
-                cli(), dir, dir, dir);
+                test_cli_path(), dir, dir, dir);
     CHECK_MSG(rc != 0 && rc != 124, "exit %d:\n%s", rc, out_buf);
     const char *first = strstr(out_buf, "ccnn train:");
     CHECK_MSG(first && strstr(out_buf, "train-images"), "no message naming the file:\n%s", out_buf);
@@ -258,7 +252,7 @@ CCNN_TEST(dist_library_embedded)
 {
     SKIP_UNLESS_MPI();
     char bin[512], first[256] = "";
-    const char *c = cli(), *slash = strrchr(c, '/');
+    const char *c = test_cli_path(), *slash = strrchr(c, '/');
     snprintf(bin, sizeof bin, "%.*smpi_embed", slash ? (int)(slash - c + 1) : 0, c);
     REQUIRE(access(bin, X_OK) == 0);
     const int nps[] = {1, 2, 3, 5};

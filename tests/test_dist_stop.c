@@ -3,10 +3,8 @@
  * mid-epoch to the uninterrupted run's bits; `ccnn train` does that on the
  * first Ctrl-C (exit 130, a resume hint) and stops at once on the second,
  * leaving the last saved model whole. */
-#define _XOPEN_SOURCE 700 /* realpath */
 #include "test.h"
 #include "test_dist.h"
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -92,15 +90,6 @@ CCNN_TEST(train_stop_and_resume_mid_epoch)
 
 /* ---- the command ------------------------------------------------------- */
 
-/* The command's absolute path (the test runs it from its own folder). */
-static const char *cli(void)
-{
-    static char abs[PATH_MAX];
-    const char *c = getenv("CCNN_CLI");
-    if (!realpath(c ? c : "build/ccnn", abs)) snprintf(abs, sizeof abs, "%s", c ? c : "build/ccnn");
-    return abs;
-}
-
 static int sh(char *out, size_t len, const char *cmd)
 {
     char full[16500];
@@ -133,7 +122,7 @@ CCNN_TEST(cli_ctrl_c_saves_and_resumes)
     snprintf(cmd, sizeof cmd,
              "cd %s && { %s train --net tiny.net --data . --out m.safetensors --epochs 5000 --threads 1 & "
              "p=$!; i=0; while [ ! -f m.safetensors ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; "
-             "kill -INT $p; wait $p; }", dir, cli());
+             "kill -INT $p; wait $p; }", dir, test_cli_path());
     int rc = sh(out, sizeof out, cmd);
     CHECK_MSG(rc == 130 && strstr(out, "Resume with: ccnn train --resume"), "exit %d:\n%s", rc, out);
     snprintf(path, sizeof path, "%s/m.safetensors", dir);
@@ -148,7 +137,7 @@ CCNN_TEST(cli_ctrl_c_saves_and_resumes)
     /* resumed to `total` epochs = trained `total` epochs uninterrupted */
     snprintf(cmd, sizeof cmd, "cd %s && %s train --resume m.safetensors --data . --epochs %d --threads 1 && "
              "%s train --net tiny.net --data . --out ref.safetensors --epochs %d --threads 2",
-             dir, cli(), total, cli(), total);
+             dir, test_cli_path(), total, test_cli_path(), total);
     rc = sh(out, sizeof out, cmd);
     CHECK_MSG(rc == 0, "exit %d:\n%s", rc, out);
     ccnn_net *a = NULL, *b = NULL;
@@ -164,7 +153,7 @@ CCNN_TEST(cli_ctrl_c_saves_and_resumes)
     /* two Ctrl-C at once: out at once, the model saved before is whole */
     snprintf(cmd, sizeof cmd,
              "cd %s && { %s train --resume m.safetensors --data . --epochs 5000 --threads 1 & "
-             "p=$!; sleep 1; kill -INT $p; kill -INT $p; wait $p; }", dir, cli());
+             "p=$!; sleep 1; kill -INT $p; kill -INT $p; wait $p; }", dir, test_cli_path());
     rc = sh(out, sizeof out, cmd);
     CHECK_MSG(rc == 130, "exit %d:\n%s", rc, out);
     CHECK(ccnn_model_load(path, &a, NULL, err, sizeof err) == 0);

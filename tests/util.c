@@ -1,5 +1,6 @@
-/* util.c - random data and comparisons for the tests. */
+/* util.c - random data, comparisons and the ccnn command for the tests. */
 #include "test.h"
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,4 +69,13 @@ int test_quick(void)
 {
     const char *q = getenv("CCNN_TEST_QUICK");
     return q && *q && strcmp(q, "0") != 0;
+}
+
+const char *test_cli_path(void)
+{
+    static char abs[PATH_MAX];
+    const char *c = getenv("CCNN_CLI");
+    if (!c || !*c) c = "build/ccnn";
+    /* a command line ("qemu-aarch64 /abs/ccnn") is no file: used as it is */
+    return realpath(c, abs) ? abs : c;
 }
