@@ -65,4 +65,18 @@ int test_quick(void);
  * /abs/path/ccnn") comes back as it is. Not quoted: it may hold words. */
 const char *test_cli_path(void);
 
+/* Runs a shell command line made from fmt (/bin/sh -c; stdin /dev/null,
+ * stdout and stderr together into out, NUL-terminated, cut to outlen - 1
+ * bytes; the rest is read and dropped). Returns the exit status, or -1 when
+ * the command ended by a signal (test_sh_last()->signal says which) or
+ * could not start. The command line is never cut short: one that cannot be
+ * made fails the test. */
+int test_sh(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* test_sh of `exec CCNN ARGS`, CCNN being test_cli_path(). */
+int test_ccnn(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* What the last test_sh / test_ccnn measured of its child (wait4): peak
+ * memory, wall time and the signal that ended it (0: it exited). */
+typedef struct { long max_rss_kb; double secs; int signal; } test_sh_usage;
+const test_sh_usage *test_sh_last(void);
+
 #endif

@@ -102,17 +102,13 @@ CCNN_TEST(crash_full_disk)
     f = fopen(out, "w");
     fputs("the previous model", f);
     fclose(f);
-    snprintf(cmd, sizeof cmd, "%s train --net %s --data %s --epochs 1 --out %s 2>&1", test_cli_path(), net, data, out);
-    FILE *p = popen(cmd, "r");
-    char msg[4096] = "";
-    size_t n = p ? fread(msg, 1, sizeof msg - 1, p) : 0;
-    msg[n] = 0;
-    int st = p ? pclose(p) : -1;
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 1 && strstr(msg, "m.safetensors") &&
+    char msg[4096];
+    int st = test_ccnn(msg, sizeof msg, "train --net %s --data %s --epochs 1 --out %s", net, data, out);
+    CHECK_MSG(st == 1 && strstr(msg, "m.safetensors") &&
               strstr(msg, "No space left on device"), "status %d: '%s'", st, msg);
     char buf[64] = "";
     f = fopen(out, "r");
-    if (f) { n = fread(buf, 1, sizeof buf - 1, f); buf[n] = 0; fclose(f); }
+    if (f) { size_t n = fread(buf, 1, sizeof buf - 1, f); buf[n] = 0; fclose(f); }
     CHECK_MSG(!strcmp(buf, "the previous model"), "the previous model became '%s'", buf);
     umount(dir);
     rmdir(dir);

@@ -8,31 +8,10 @@
  * $CCNN_CLI. */
 #include "test.h"
 #include "test_dist.h"
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
-
-/* Runs a shell command (stdout and stderr into out); returns its exit
- * status, or -1 if it did not exit. */
-static int sh(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int sh(char *out, size_t len, const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    strncat(cmd, " 2>&1 </dev/null", sizeof cmd - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* The reason to skip, or NULL when the MPI tests can run. */
 static const char *skip_reason(void)
@@ -41,7 +20,7 @@ static const char *skip_reason(void)
     return "this build has no MPI (make MPI=1 with libopenmpi-dev)";
 #else
     char out[256];
-    if (sh(out, sizeof out, "command -v mpirun") != 0) return "mpirun is missing (./scripts/install-deps.sh --mpi)";
+    if (test_sh(out, sizeof out, "command -v mpirun") != 0) return "mpirun is missing (./scripts/install-deps.sh --mpi)";
     return NULL;
 #endif
 }
@@ -112,9 +91,8 @@ static void setup(char *dir, size_t len, int n_train, int truncate)
 
 static void cleanup(const char *dir)
 {
-    char out[64], cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    sh(out, sizeof out, "%s", cmd);
+    char out[64];
+    test_sh(out, sizeof out, "rm -rf '%s'", dir);
 }
 
 /* Whether two model files hold the same bits in every tensor (network,
@@ -166,20 +144,20 @@ CCNN_TEST(dist_same_bits_at_any_n)
     setup(dir, sizeof dir, 296, 0);
     REQUIRE(dir[0]);
     snprintf(ref, sizeof ref, "%s/ref.safetensors", dir);
-    int rc = sh(out_buf, sizeof out_buf, "%s train --net %s/tiny.net --data %s --out %s --threads 1", test_cli_path(), dir, dir, ref);
+    int rc = test_sh(out_buf, sizeof out_buf, "%s train --net %s/tiny.net --data %s --out %s --threads 1", test_cli_path(), dir, dir, ref);
     REQUIRE(rc == 0);
     const int nps[] = {1, 2, 4};
     for (int a = 0; a < 3; a++)
         for (int t = 1; t <= 2; t++) {
             snprintf(m, sizeof m, "%s/np%d_t%d.safetensors", dir, nps[a], t);
-            rc = sh(out_buf, sizeof out_buf, MPIRUN " -np %d %s train --net %s/tiny.net --data %s --out %s --threads %d",
+            rc = test_sh(out_buf, sizeof out_buf, MPIRUN " -np %d %s train --net %s/tiny.net --data %s --out %s --threads %d",
                     nps[a], test_cli_path(), dir, dir, m, t);
             CHECK_MSG(rc == 0, "np %d threads %d: exit %d:\n%s", nps[a], t, rc, out_buf);
             CHECK_MSG(nps[a] == 1 || strstr(out_buf, "data-parallel"), "np %d: not data-parallel:\n%s", nps[a], out_buf);
             CHECK_MSG(same_model(ref, m, why, sizeof why), "np %d threads %d: %s", nps[a], t, why);
         }
     /* 296 images: a last step of 5 chunks, so 6 processes cannot be exact */
-    rc = sh(out_buf, sizeof out_buf, MPIRUN " -np 6 %s train --net %s/tiny.net --data %s --out %s/six.safetensors",
+    rc = test_sh(out_buf, sizeof out_buf, MPIRUN " -np 6 %s train --net %s/tiny.net --data %s --out %s/six.safetensors",
             test_cli_path(), dir, dir, dir);
     CHECK_MSG(rc != 0 && strstr(out_buf, "only 5 chunks"), "np 6: exit %d:\n%s", rc, out_buf);
     cleanup(dir);
@@ -193,15 +171,15 @@ CCNN_TEST(dist_resume_with_other_n_and_tcp)
     REQUIRE(dir[0]);
     snprintf(ref, sizeof ref, "%s/ref.safetensors", dir);
     snprintf(m, sizeof m, "%s/m.safetensors", dir);
-    int rc = sh(out_buf, sizeof out_buf, "%s train --net %s/tiny.net --data %s --out %s --epochs 3", test_cli_path(), dir, dir, ref);
+    int rc = test_sh(out_buf, sizeof out_buf, "%s train --net %s/tiny.net --data %s --out %s --epochs 3", test_cli_path(), dir, dir, ref);
     REQUIRE(rc == 0);
     /* one epoch on 2 processes over TCP, the second on 4, the third alone */
-    rc = sh(out_buf, sizeof out_buf, MPIRUN " --mca btl tcp,self -np 2 %s train --net %s/tiny.net --data %s --out %s --epochs 1",
+    rc = test_sh(out_buf, sizeof out_buf, MPIRUN " --mca btl tcp,self -np 2 %s train --net %s/tiny.net --data %s --out %s --epochs 1",
             test_cli_path(), dir, dir, m);
     CHECK_MSG(rc == 0, "tcp: exit %d:\n%s", rc, out_buf);
-    rc = sh(out_buf, sizeof out_buf, MPIRUN " -np 4 %s train --resume %s --data %s --epochs 2", test_cli_path(), m, dir);
+    rc = test_sh(out_buf, sizeof out_buf, MPIRUN " -np 4 %s train --resume %s --data %s --epochs 2", test_cli_path(), m, dir);
     CHECK_MSG(rc == 0 && strstr(out_buf, "resuming"), "resume on 4: exit %d:\n%s", rc, out_buf);
-    rc = sh(out_buf, sizeof out_buf, "%s train --resume %s --data %s --epochs 3", test_cli_path(), m, dir);
+    rc = test_sh(out_buf, sizeof out_buf, "%s train --resume %s --data %s --epochs 3", test_cli_path(), m, dir);
     CHECK_MSG(rc == 0, "resume alone: exit %d:\n%s", rc, out_buf);
     CHECK_MSG(same_model(ref, m, why, sizeof why), "%s", why);
     cleanup(dir);
@@ -217,7 +195,7 @@ CCNN_TEST(dist_killed_process_ends_the_job)
     /* rank 1 is killed (SIGKILL) once the first epoch's model is written,
      * in the epochs after it, long before the 500 epochs end; `timeout` in
      * MPIRUN turns a hang into exit 124 */
-    int rc = sh(out_buf, sizeof out_buf,
+    int rc = test_sh(out_buf, sizeof out_buf,
                 MPIRUN " -np 2 sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then "
                 "(i=0; while [ ! -f %s ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i+1)); done; sleep 0.2; kill -9 $$) & fi; "
                 "exec %s train --net %s/tiny.net --data %s --out %s --epochs 500 --threads 1'",
@@ -233,7 +211,7 @@ CCNN_TEST(dist_corrupt_data_stops_all)
     char dir[64];
     setup(dir, sizeof dir, 296, 1);
     REQUIRE(dir[0]);
-    int rc = sh(out_buf, sizeof out_buf, MPIRUN " -np 2 %s train --net %s/tiny.net --data %s --out %s/m.safetensors",
+    int rc = test_sh(out_buf, sizeof out_buf, MPIRUN " -np 2 %s train --net %s/tiny.net --data %s --out %s/m.safetensors",
                 test_cli_path(), dir, dir, dir);
     CHECK_MSG(rc != 0 && rc != 124, "exit %d:\n%s", rc, out_buf);
     const char *first = strstr(out_buf, "ccnn train:");
@@ -257,11 +235,11 @@ CCNN_TEST(dist_library_embedded)
     REQUIRE(access(bin, X_OK) == 0);
     const int nps[] = {1, 2, 3, 5};
     for (int i = 0; i < 4; i++) {
-        int rc = sh(out_buf, sizeof out_buf, MPIRUN " -np %d %s", nps[i], bin);
+        int rc = test_sh(out_buf, sizeof out_buf, MPIRUN " -np %d %s", nps[i], bin);
         CHECK_MSG(rc == 0 && !strncmp(out_buf, "model ", 6), "np %d: exit %d:\n%s", nps[i], rc, out_buf);
         if (i == 0) snprintf(first, sizeof first, "%.200s", out_buf);
         else CHECK_MSG(!strncmp(first, out_buf, 200), "np %d: %s, alone: %s", nps[i], out_buf, first);
     }
-    int rc = sh(out_buf, sizeof out_buf, MPIRUN " -np 6 %s", bin);
+    int rc = test_sh(out_buf, sizeof out_buf, MPIRUN " -np 6 %s", bin);
     CHECK_MSG(rc != 0 && rc != 124 && strstr(out_buf, "invalid argument"), "np 6: exit %d:\n%s", rc, out_buf);
 }

@@ -7,7 +7,6 @@
 #include "test_dist.h"
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static const char net_text[] =
@@ -90,25 +89,13 @@ CCNN_TEST(train_stop_and_resume_mid_epoch)
 
 /* ---- the command ------------------------------------------------------- */
 
-static int sh(char *out, size_t len, const char *cmd)
-{
-    char full[16500];
-    snprintf(full, sizeof full, "%s 2>&1 </dev/null", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static const char cli_net[] =
     "input 1x28x28\nconv filters=4 size=3 pad=1 stride=2\nbatchnorm\nrelu\n"
     "dense units=10\nsoftmax\ntrain batch=32 crop=1 seed=2\n";
 
 CCNN_TEST(cli_ctrl_c_saves_and_resumes)
 {
-    char dir[] = "/tmp/ccnn_sigint_XXXXXX", cmd[16384], path[256], err[256];
+    char dir[] = "/tmp/ccnn_sigint_XXXXXX", path[256], err[256];
     static char out[1 << 15];
     REQUIRE(mkdtemp(dir));
     test_dist_write_idx(dir, "train", 200, 21, 0);
@@ -119,11 +106,10 @@ CCNN_TEST(cli_ctrl_c_saves_and_resumes)
     fputs(cli_net, f);
     fclose(f);
     /* Ctrl-C once the first epoch's model exists, long before epoch 5000 */
-    snprintf(cmd, sizeof cmd,
+    int rc = test_sh(out, sizeof out,
              "cd %s && { %s train --net tiny.net --data . --out m.safetensors --epochs 5000 --threads 1 & "
              "p=$!; i=0; while [ ! -f m.safetensors ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; "
              "kill -INT $p; wait $p; }", dir, test_cli_path());
-    int rc = sh(out, sizeof out, cmd);
     CHECK_MSG(rc == 130 && strstr(out, "Resume with: ccnn train --resume"), "exit %d:\n%s", rc, out);
     snprintf(path, sizeof path, "%s/m.safetensors", dir);
     ccnn_net *n = NULL;
@@ -135,10 +121,9 @@ CCNN_TEST(cli_ctrl_c_saves_and_resumes)
     ccnn_trainer_free(t);
     ccnn_net_free(n);
     /* resumed to `total` epochs = trained `total` epochs uninterrupted */
-    snprintf(cmd, sizeof cmd, "cd %s && %s train --resume m.safetensors --data . --epochs %d --threads 1 && "
-             "%s train --net tiny.net --data . --out ref.safetensors --epochs %d --threads 2",
-             dir, test_cli_path(), total, test_cli_path(), total);
-    rc = sh(out, sizeof out, cmd);
+    rc = test_sh(out, sizeof out, "cd %s && %s train --resume m.safetensors --data . --epochs %d --threads 1 && "
+                 "%s train --net tiny.net --data . --out ref.safetensors --epochs %d --threads 2",
+                 dir, test_cli_path(), total, test_cli_path(), total);
     CHECK_MSG(rc == 0, "exit %d:\n%s", rc, out);
     ccnn_net *a = NULL, *b = NULL;
     char ref[256];
@@ -151,13 +136,11 @@ CCNN_TEST(cli_ctrl_c_saves_and_resumes)
     ccnn_net_free(b);
 
     /* two Ctrl-C at once: out at once, the model saved before is whole */
-    snprintf(cmd, sizeof cmd,
-             "cd %s && { %s train --resume m.safetensors --data . --epochs 5000 --threads 1 & "
-             "p=$!; sleep 1; kill -INT $p; kill -INT $p; wait $p; }", dir, test_cli_path());
-    rc = sh(out, sizeof out, cmd);
+    rc = test_sh(out, sizeof out,
+                 "cd %s && { %s train --resume m.safetensors --data . --epochs 5000 --threads 1 & "
+                 "p=$!; sleep 1; kill -INT $p; kill -INT $p; wait $p; }", dir, test_cli_path());
     CHECK_MSG(rc == 130, "exit %d:\n%s", rc, out);
     CHECK(ccnn_model_load(path, &a, NULL, err, sizeof err) == 0);
     ccnn_net_free(a);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    sh(out, sizeof out, cmd);
+    test_sh(out, sizeof out, "rm -rf '%s'", dir);
 }
