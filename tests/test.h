@@ -59,6 +59,12 @@ int test_isas(ccnn_isa *out);
  * still runs; each test that shrinks says so in its comment. */
 int test_quick(void);
 
+/* DIR/PREFIX-images-idx3-ubyte.gz and -labels-idx1-ubyte.gz: n 28x28
+ * images of 10 classes (a bright block, 7 rows by 4 columns, whose place
+ * is the class, over noise), drawn from seed. cut > 0: the image file ends
+ * `cut` bytes short (a corrupt file). */
+void test_write_idx(const char *dir, const char *prefix, int n, uint64_t seed, int cut);
+
 /* The ccnn command to run through the shell: $CCNN_CLI, else build/ccnn.
  * A path that exists comes back absolute, so a test may run it after a cd;
  * anything else (make test-aarch64 sets a whole command line, "qemu-aarch64

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 static char g_dir[64];
 
@@ -20,38 +19,6 @@ static const char *last_line(const char *s)
     static char line[256];
     snprintf(line, sizeof line, "%.*s", (int)(end - p), p);
     return line;
-}
-
-/* IDX files of n 28x28 images, 10 classes: a bright 7x7 block at one of
- * 10 positions, over noise. */
-static void write_idx(const char *dir, const char *prefix, int n, uint64_t seed, int truncate)
-{
-    char path[256];
-    test_rng r = {seed};
-    uint8_t *img = malloc((size_t)n * 784), *lab = malloc((size_t)n);
-    for (int i = 0; i < n; i++) {
-        int c = test_rand_int(&r, 0, 9), by = (c / 5) * 14 + 3, bx = (c % 5) * 5 + 1;
-        lab[i] = (uint8_t)c;
-        for (int y = 0; y < 28; y++)
-            for (int x = 0; x < 28; x++)
-                img[i * 784 + y * 28 + x] = (uint8_t)(test_rand_int(&r, 0, 90) +
-                    (y >= by && y < by + 7 && x >= bx && x < bx + 4 ? 150 : 0));
-    }
-    uint8_t hi[16] = {0, 0, 8, 3, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n,
-                      0, 0, 0, 28, 0, 0, 0, 28};
-    uint8_t hl[8] = {0, 0, 8, 1, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
-    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
-    gzFile f = gzopen(path, "wb");
-    gzwrite(f, hi, 16);
-    gzwrite(f, img, (unsigned)(n * 784 - (truncate ? 1000 : 0)));
-    gzclose(f);
-    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
-    f = gzopen(path, "wb");
-    gzwrite(f, hl, 8);
-    gzwrite(f, lab, (unsigned)n);
-    gzclose(f);
-    free(img);
-    free(lab);
 }
 
 static void remove_dir(void)
@@ -71,12 +38,12 @@ static const char *dir(void)
         snprintf(sub, sizeof sub, "%s/data", g_dir);
         mkdir(sub, 0777);
         /* quick (an emulated run): a quarter of the images, the same checks */
-        write_idx(sub, "train", test_quick() ? 160 : 640, 1, 0);
-        write_idx(sub, "t10k", test_quick() ? 64 : 200, 2, 0);
+        test_write_idx(sub, "train", test_quick() ? 160 : 640, 1, 0);
+        test_write_idx(sub, "t10k", test_quick() ? 64 : 200, 2, 0);
         snprintf(sub, sizeof sub, "%s/bad", g_dir);
         mkdir(sub, 0777);
-        write_idx(sub, "train", 64, 3, 1);
-        write_idx(sub, "t10k", 64, 4, 0);
+        test_write_idx(sub, "train", 64, 3, 1000);
+        test_write_idx(sub, "t10k", 64, 4, 0);
     }
     return g_dir;
 }

@@ -7,11 +7,9 @@
  * build has no MPI or mpirun is missing. The binary is build/ccnn or
  * $CCNN_CLI. */
 #include "test.h"
-#include "test_dist.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 /* The reason to skip, or NULL when the MPI tests can run. */
 static const char *skip_reason(void)
@@ -33,36 +31,6 @@ static const char *skip_reason(void)
  * own allocations, so it is off under mpirun. */
 #define MPIRUN "ASAN_OPTIONS=detect_leaks=0 timeout 120 mpirun --allow-run-as-root --oversubscribe"
 
-void test_dist_write_idx(const char *dir, const char *prefix, int n, uint64_t seed, int truncate)
-{
-    char path[256];
-    test_rng r = {seed};
-    uint8_t *img = malloc((size_t)n * 784), *lab = malloc((size_t)n);
-    for (int i = 0; i < n; i++) {
-        int c = test_rand_int(&r, 0, 9), by = (c / 5) * 14 + 3, bx = (c % 5) * 5 + 1;
-        lab[i] = (uint8_t)c;
-        for (int y = 0; y < 28; y++)
-            for (int x = 0; x < 28; x++)
-                img[i * 784 + y * 28 + x] = (uint8_t)(test_rand_int(&r, 0, 90) +
-                    (y >= by && y < by + 7 && x >= bx && x < bx + 4 ? 150 : 0));
-    }
-    uint8_t hi[16] = {0, 0, 8, 3, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n,
-                      0, 0, 0, 28, 0, 0, 0, 28};
-    uint8_t hl[8] = {0, 0, 8, 1, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
-    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
-    gzFile f = gzopen(path, "wb");
-    gzwrite(f, hi, 16);
-    gzwrite(f, img, (unsigned)(n * 784 - (truncate ? 5000 : 0)));
-    gzclose(f);
-    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
-    f = gzopen(path, "wb");
-    gzwrite(f, hl, 8);
-    gzwrite(f, lab, (unsigned)n);
-    gzclose(f);
-    free(img);
-    free(lab);
-}
-
 /* Every layer kind whose numbers a data-parallel step could change: conv
  * and dense weight gradients (chunked), batch norm 2-d and 1-d (statistics
  * of the whole batch), dropout and augmentation (drawn per image), and a
@@ -80,8 +48,8 @@ static void setup(char *dir, size_t len, int n_train, int truncate)
 {
     snprintf(dir, len, "/tmp/ccnn_dist_XXXXXX");
     if (!mkdtemp(dir)) { dir[0] = 0; return; }
-    test_dist_write_idx(dir, "train", n_train, 11, truncate);
-    test_dist_write_idx(dir, "t10k", 100, 12, 0);
+    test_write_idx(dir, "train", n_train, 11, truncate ? 5000 : 0);
+    test_write_idx(dir, "t10k", 100, 12, 0);
     char path[300];
     snprintf(path, sizeof path, "%s/tiny.net", dir);
     FILE *f = fopen(path, "w");

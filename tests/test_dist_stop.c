@@ -4,7 +4,6 @@
  * first Ctrl-C (exit 130, a resume hint) and stops at once on the second,
  * leaving the last saved model whole. */
 #include "test.h"
-#include "test_dist.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -98,8 +97,8 @@ CCNN_TEST(cli_ctrl_c_saves_and_resumes)
     char dir[] = "/tmp/ccnn_sigint_XXXXXX", path[256], err[256];
     static char out[1 << 15];
     REQUIRE(mkdtemp(dir));
-    test_dist_write_idx(dir, "train", 200, 21, 0);
-    test_dist_write_idx(dir, "t10k", 50, 22, 0);
+    test_write_idx(dir, "train", 200, 21, 0);
+    test_write_idx(dir, "t10k", 50, 22, 0);
     snprintf(path, sizeof path, "%s/tiny.net", dir);
     FILE *f = fopen(path, "w");
     REQUIRE(f);

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 uint64_t test_rand_u64(test_rng *r)
 {
@@ -176,4 +177,34 @@ int test_ccnn(char *out, size_t outlen, const char *fmt, ...)
     int rc = vsh(out, outlen, test_cli_path(), fmt, ap);
     va_end(ap);
     return rc;
+}
+
+void test_write_idx(const char *dir, const char *prefix, int n, uint64_t seed, int cut)
+{
+    char path[256];
+    test_rng r = {seed};
+    uint8_t *img = malloc((size_t)n * 784), *lab = malloc((size_t)n);
+    for (int i = 0; i < n; i++) {
+        int c = test_rand_int(&r, 0, 9), by = (c / 5) * 14 + 3, bx = (c % 5) * 5 + 1;
+        lab[i] = (uint8_t)c;
+        for (int y = 0; y < 28; y++)
+            for (int x = 0; x < 28; x++)
+                img[i * 784 + y * 28 + x] = (uint8_t)(test_rand_int(&r, 0, 90) +
+                    (y >= by && y < by + 7 && x >= bx && x < bx + 4 ? 150 : 0));
+    }
+    uint8_t hi[16] = {0, 0, 8, 3, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n,
+                      0, 0, 0, 28, 0, 0, 0, 28};
+    uint8_t hl[8] = {0, 0, 8, 1, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
+    gzFile f = gzopen(path, "wb");
+    gzwrite(f, hi, 16);
+    gzwrite(f, img, (unsigned)(n * 784 - cut));
+    gzclose(f);
+    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
+    f = gzopen(path, "wb");
+    gzwrite(f, hl, 8);
+    gzwrite(f, lab, (unsigned)n);
+    gzclose(f);
+    free(img);
+    free(lab);
 }
