@@ -48,6 +48,15 @@ float *test_alloc(size_t n);                          /* aborts the test run on 
 double test_rel_err(const float *a, const float *ref, size_t n, double floor);
 double test_max_abs(const float *a, size_t n);
 
+/* CHECK_TABLE(what, got, want, n, tol): every |got[i] - want[i]| <= tol
+ * (NaN fails); names the first four that differ and how many did, at the
+ * caller's line. For tables of exact values (the worked examples). */
+int test_check_table(const char *file, int line, const char *what, const float *got, const float *want,
+                     size_t n, double tol);
+#define CHECK_TABLE(what, got, want, n, tol) test_check_table(__FILE__, __LINE__, what, got, want, n, tol)
+/* NaN into a[0..n): an output a function forgets to write shows up. */
+void test_fill_nan(float *a, size_t n);
+
 /* The ISA levels this CPU runs (ccnn_isa_runs), in enum order, into out[3]
  * (no CPU runs more: scalar and its family's levels); returns how many.
  * The current level is left as it was. */

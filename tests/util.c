@@ -208,3 +208,20 @@ void test_write_idx(const char *dir, const char *prefix, int n, uint64_t seed, i
     free(img);
     free(lab);
 }
+
+void test_fill_nan(float *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) a[i] = NAN;
+}
+
+int test_check_table(const char *file, int line, const char *what, const float *got, const float *want,
+                     size_t n, double tol)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(fabs((double)got[i] - (double)want[i]) <= tol)) /* NaN fails */
+            if (bad++ < 4)
+                test_fail(file, line, "%s[%zu] = %g, expected %g", what, i, (double)got[i], (double)want[i]);
+    if (bad) test_fail(file, line, "%s: %zu of %zu values differ", what, bad, n);
+    return bad == 0;
+}
