@@ -32,7 +32,7 @@ static const char *dir(void)
 {
     if (!g_dir[0]) {
         strcpy(g_dir, "/tmp/ccnn_cli_XXXXXX");
-        if (!mkdtemp(g_dir)) return NULL;
+        if (!mkdtemp(g_dir)) { g_dir[0] = 0; return NULL; } /* retry next call, never the template */
         atexit(remove_dir);
         char sub[128];
         snprintf(sub, sizeof sub, "%s/data", g_dir);
