@@ -38,7 +38,8 @@ int ccnn_conv_fast_backward_weights(ccnn_conv2d_workspace *ws, const ccnn_conv_d
  * the weight gradient as AUTO. AUTO, the default, picks by depth and ISA:
  * DIRECT's forward and ROWS' weight gradient below Cg*R*S = 64; from
  * there WINOGRAD where it applies with 16 or more channels and filters a
- * group, NONE with AVX-512 and 32 or more filters per group, else WIDE at
+ * group, NONE from as many filters per group as the ISA's direct tiles
+ * say they pay (kernels/direct.h, pays_from_k), else WIDE at
  * stride 1 and ROWS otherwise. CCNN_IM2COL=rows|wide|direct|none|winograd|
  * auto in the environment sets it at start-up. */
 typedef enum {

@@ -44,6 +44,7 @@ static void wgrad_c(int nt, const int64_t *off, const float *x, int64_t P, int64
         for (int k = 0; k < nk; k++) dw[t * ldw + k] = acc[t][k];
 }
 
+/* pays_from_k 0: the scalar tiles do not beat the GEMM paths; only forced */
 static const ccnn_direct_kernel k_portable = {.kb = KB, .uw = UW, .fwd = fwd_c, .wgrad = wgrad_c};
 
 const ccnn_direct_kernel *ccnn_direct_kernel_for(ccnn_isa isa)

@@ -50,6 +50,12 @@ typedef struct ccnn_direct_kernel {
     ccnn_direct_wgrad_fn wgrad;
     int wt; /* most taps per weight-gradient tile, <= CCNN_DIRECT_TAPS; 0: that many
              * (last, so that a table without it still means 9) */
+    /* From how many filters (a group's) these tiles beat the GEMM paths on
+     * a convolution of 64 or more taps (conv_fast.c, kvec_pays), as measured
+     * or, where the ISA cannot be timed here, estimated from instruction
+     * counts (docs/performance.md); 0: never chosen automatically, only
+     * when forced (CCNN_IM2COL=none). */
+    int pays_from_k;
 } ccnn_direct_kernel;
 
 /* The taps a weight-gradient tile of kr takes at most. */

@@ -155,6 +155,8 @@ TARGET static void wgrad(int nt, const int64_t *off, const float *x, int64_t P, 
     }
 }
 
+/* Pays once a tile's 16 filters are all used (measured under CCNN_ISA=avx2:
+ * docs/performance.md). */
 const ccnn_direct_kernel ccnn_direct_avx2 = {
-    .kb = KB, .uw = UW, .fwd = fwd, .wgrad = wgrad, .wt = WT};
+    .kb = KB, .uw = UW, .fwd = fwd, .wgrad = wgrad, .wt = WT, .pays_from_k = KB};
 #endif

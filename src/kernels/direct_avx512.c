@@ -179,5 +179,7 @@ TARGET static void wgrad(int nt, const int64_t *off, const float *x, int64_t P, 
     }
 }
 
-const ccnn_direct_kernel ccnn_direct_avx512 = {.kb = KB, .uw = UW, .fwd = fwd, .wgrad = wgrad};
+/* Pays once a tile's 32 filters are all used (measured: docs/performance.md). */
+const ccnn_direct_kernel ccnn_direct_avx512 = {.kb = KB, .uw = UW, .fwd = fwd, .wgrad = wgrad,
+                                               .pays_from_k = KB};
 #endif

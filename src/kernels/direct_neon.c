@@ -190,5 +190,10 @@ static void wgrad(int nt, const int64_t *off, const float *x, int64_t P, int64_t
     }
 }
 
-const ccnn_direct_kernel ccnn_direct_neon = {.kb = KB, .uw = UW, .fwd = fwd, .wgrad = wgrad, .wt = CCNN_DIRECT_TAPS};
+/* Pays from one full tile of 8 filters: with 64+ taps the forward tile's
+ * loop is FMA-bound at about 95 % of peak against the GEMM's 85-90 % after
+ * packing (instruction counts, docs/performance.md; not timed: no ARM
+ * machine here). */
+const ccnn_direct_kernel ccnn_direct_neon = {.kb = KB, .uw = UW, .fwd = fwd, .wgrad = wgrad,
+                                             .wt = CCNN_DIRECT_TAPS, .pays_from_k = KB};
 #endif

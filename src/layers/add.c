@@ -45,6 +45,7 @@ static int add_forward(ccnn_layer *l, const ccnn_run *run)
     const float *const *in = l->in;
     const int m = l->n_in;
     float *y = l->out;
+    const int relu = l->relu_after;
     /* always summed in input order, ((in0 + in1) + in2) + ..., so results
      * are reproducible */
 #pragma omp parallel for num_threads(ccnn_threads()) schedule(static) if (n >= PAR_MIN)
@@ -52,6 +53,7 @@ static int add_forward(ccnn_layer *l, const ccnn_run *run)
         int64_t b = n - i < BLOCK ? n - i : BLOCK;
         k->add(in[0] + i, in[1] + i, b, y + i);
         for (int j = 2; j < m; j++) k->acc(in[j] + i, b, y + i);
+        if (relu) k->relu(y + i, b, y + i); /* fused (layer.h: relu_after), in L1 */
     }
     return CCNN_OK;
 }
@@ -62,12 +64,13 @@ static int add_backward(ccnn_layer *l, const ccnn_run *run)
 {
     const int64_t n = (int64_t)run->batch * (int64_t)ccnn_shape_size(l->out_shape);
     const ccnn_eltwise_kernels *k = ccnn_eltwise_for(ccnn_get_isa());
-    const float *dy = l->dout;
+    float *dy = l->dout;
     float *const *din = l->din;
-    const int m = l->n_in;
+    const int m = l->n_in, relu = l->relu_after;
 #pragma omp parallel for num_threads(ccnn_threads()) schedule(static) if (n >= PAR_MIN)
     for (int64_t i = 0; i < n; i += BLOCK) {
         int64_t b = n - i < BLOCK ? n - i : BLOCK;
+        if (relu) k->relu_grad(l->out + i, dy + i, b, dy + i, 1); /* the fused ReLU's, in place */
         for (int j = 0; j < m; j++)
             if (din[j]) k->acc(dy + i, b, din[j] + i);
     }
@@ -81,4 +84,5 @@ const ccnn_layer_ops ccnn_add_ops = {
     .setup      = add_setup,
     .forward    = add_forward,
     .backward   = add_backward,
+    .fuse_relu  = 1,
 };

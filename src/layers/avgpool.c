@@ -117,4 +117,5 @@ static int gap_backward(ccnn_layer *l, const ccnn_run *run)
 const ccnn_layer_ops ccnn_global_avgpool_ops = {
     "global_avgpool", 1, 1, gap_setup, NULL, NULL, gap_forward, gap_backward, NULL,
     0, /* set_din: adds into din */
+    0, /* fuse_relu */
 };

@@ -191,9 +191,15 @@ static int bn_forward(ccnn_layer *l, const ccnn_run *run)
             pv->fa[c] = (float)(gamma[c] * inv);
             pv->fb[c] = (float)(beta[c] - mean * gamma[c] * inv);
         }
+        /* a fused ReLU (layer.h: relu_after) runs on the plane while it is
+         * still in L1 */
+        const int relu = l->relu_after;
         #pragma omp for schedule(static)
-        for (int64_t p = 0; p < NC; p++)
-            k->scale_shift(x + (size_t)p * hw, hw, pv->fa[p % C], pv->fb[p % C], y + (size_t)p * hw);
+        for (int64_t p = 0; p < NC; p++) {
+            float *yp = y + (size_t)p * hw;
+            k->scale_shift(x + (size_t)p * hw, hw, pv->fa[p % C], pv->fb[p % C], yp);
+            if (relu) k->relu(yp, hw, yp);
+        }
     }
     return CCNN_OK;
 }
@@ -215,10 +221,15 @@ static int bn_backward(ccnn_layer *l, const ccnn_run *run)
     float *dbeta = l->grads + l->tensors[T_BIAS].offset;
     const float *x = l->in[0], *dy = l->dout;
     float *dx = l->din[0], *pl = pv->plane;
+    const int relu = l->relu_after;
     #pragma omp parallel for num_threads(ccnn_threads()) schedule(static) if (NC * hw > 16384)
-    for (int64_t p = 0; p < NC; p++)
+    for (int64_t p = 0; p < NC; p++) {
+        /* a fused ReLU's gradient first (layer.h: relu_after), in place */
+        if (relu)
+            k->relu_grad(l->out + (size_t)p * hw, dy + (size_t)p * hw, hw, l->dout + (size_t)p * hw, 1);
         k->bn_grad_sums(x + (size_t)p * hw, dy + (size_t)p * hw, hw, (float)pv->mean[p % C],
                         &pl[2 * p], &pl[2 * p + 1]);
+    }
     const float *ps = pl;
     int64_t NB = N;
     int rc = all_planes(pv, run, C, 2, &ps, &NB);
@@ -280,4 +291,5 @@ const ccnn_layer_ops ccnn_batchnorm_ops = {
     .backward   = bn_backward,
     .destroy    = bn_destroy,
     .set_din    = 1,
+    .fuse_relu  = 1,
 };

@@ -79,6 +79,10 @@ typedef struct ccnn_layer_ops {
     /* 1: backward honours run->din_fresh (writes din[0] instead of adding
      * when it is set), so the engine need not zero din[0] first. */
     int set_din;
+    /* 1: the layer can take over a ReLU that alone reads its output (see
+     * relu_after): the engine then skips the ReLU, saving a pass over the
+     * activations each way and two buffers. */
+    int fuse_relu;
 } ccnn_layer_ops;
 
 struct ccnn_layer {
@@ -100,6 +104,14 @@ struct ccnn_layer {
     double flops;                         /* forward, per sample */
     int last_consumer;                    /* the engine's: highest layer reading out, or -1 */
     int n_consumers;                      /* the engine's: how many inputs read out */
+    /* Set by the engine on a layer whose ops have fuse_relu when a ReLU is
+     * the only reader of its output: out and dout are then that ReLU's.
+     * forward must leave ReLU(result) in out; backward must first turn dout
+     * into the ReLU's gradient, dout = 0 + (out > 0 ? dout : 0), in place
+     * (eltwise relu_grad with set), so every value is the one the two
+     * layers would compute apart. */
+    int relu_after;
+    int fused;                            /* the engine's: a ReLU taken over by its input */
     void *priv;
 };
 

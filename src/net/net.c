@@ -48,6 +48,11 @@ int ccnn_net_create(ccnn_net **out, const ccnn_input_spec *input)
 static void free_activations(ccnn_net *net)
 {
     for (int i = 0; i < net->n_layers; i++) {
+        ccnn_layer *l = net->layers[i];
+        if (l->relu_after) l->out = l->dout = NULL; /* the fused ReLU's buffers */
+        l->relu_after = l->fused = 0;
+    }
+    for (int i = 0; i < net->n_layers; i++) {
         free(net->layers[i]->out);
         free(net->layers[i]->dout);
         net->layers[i]->out = net->layers[i]->dout = NULL;
@@ -323,6 +328,28 @@ int ccnn_net_init(ccnn_net *net, uint64_t seed)
     return CCNN_OK;
 }
 
+/* A ReLU that is the only reader of a layer able to apply it (batch norm,
+ * add: ops->fuse_relu) is done by that layer: conv-bn-relu and the residual
+ * add-relu then take one pass over the activations less each way, and the
+ * producer's own output and gradient buffers are never needed. The
+ * arithmetic of every value is unchanged (layer.h, relu_after). */
+static void plan_fusion(ccnn_net *net)
+{
+    for (int i = 0; i < net->n_layers; i++) net->layers[i]->n_consumers = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        for (int j = 0; j < net->layers[i]->n_in; j++)
+            if (net->layers[i]->in_idx[j] >= 0) net->layers[net->layers[i]->in_idx[j]]->n_consumers++;
+    if (net->no_fusion) return;
+    for (int i = 0; i < net->n_layers; i++) {
+        ccnn_layer *r = net->layers[i];
+        if (r->spec.type != CCNN_LAYER_RELU || r->n_in != 1 || r->in_idx[0] < 0) continue;
+        ccnn_layer *p = net->layers[r->in_idx[0]];
+        if (!p->ops->fuse_relu || p->n_consumers != 1 || p->relu_after) continue;
+        p->relu_after = 1;
+        r->fused = 1;
+    }
+}
+
 /* Activation buffers for `batch` samples, grown only when needed. */
 static int reserve(ccnn_net *net, int batch)
 {
@@ -330,15 +357,26 @@ static int reserve(ccnn_net *net, int batch)
     ccnn_memory_estimate m;
     if (ccnn_net_memory(net, batch, &m) || m.params + m.activations > ccnn_memory_limit()) return CCNN_ELIMIT;
     free_activations(net);
+    plan_fusion(net);
     size_t in_size = (size_t)net->input.c * net->input.h * net->input.w;
     net->dx = malloc((size_t)batch * in_size * sizeof(float));
     if (!net->dx) return CCNN_ENOMEM;
     for (int i = 0; i < net->n_layers; i++) {
         ccnn_layer *l = net->layers[i];
         size_t n = (size_t)batch * ccnn_shape_size(l->out_shape);
-        l->out = malloc(n * sizeof(float));
-        l->dout = malloc(n * sizeof(float));
-        if (!l->out || !l->dout) { free_activations(net); return CCNN_ENOMEM; }
+        if (!l->relu_after) { /* that one gets the ReLU's buffers */
+            l->out = malloc(n * sizeof(float));
+            l->dout = malloc(n * sizeof(float));
+            if (!l->out || !l->dout) { free_activations(net); return CCNN_ENOMEM; }
+        }
+        if (l->fused) {
+            ccnn_layer *p = net->layers[l->in_idx[0]];
+            p->out = l->out;
+            p->dout = l->dout;
+        }
+    }
+    for (int i = 0; i < net->n_layers; i++) {
+        ccnn_layer *l = net->layers[i];
         if (l->ops->reserve) {
             int rc = l->ops->reserve(l, batch);
             if (rc) { free_activations(net); return rc; }
@@ -367,6 +405,7 @@ int ccnn_net_forward(ccnn_net *net, const float *x, int batch, int train, uint64
     if (train) set_dist(net, &run);
     for (int i = 0; i < net->n_layers; i++) {
         ccnn_layer *l = net->layers[i];
+        if (l->fused) continue; /* done by its input layer */
         for (int j = 0; j < l->n_in; j++)
             l->in[j] = l->in_idx[j] < 0 ? x : net->layers[l->in_idx[j]]->out;
         rc = l->ops->forward(l, &run);
@@ -528,6 +567,7 @@ int ccnn_net_backward(ccnn_net *net, const uint8_t *labels, float *dx)
     if (dx) memset(net->dx, 0, (size_t)batch * in_size * sizeof(float));
     for (int i = net->n_layers - 1; i >= 0; i--) {
         ccnn_layer *l = net->layers[i];
+        if (l->fused) continue; /* its input layer applies its gradient */
         run.din_fresh = 0;
         for (int j = 0; j < l->n_in; j++) {
             int idx = l->in_idx[j];

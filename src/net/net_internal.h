@@ -23,6 +23,7 @@ struct ccnn_net {
     size_t chunk_floats;       /* allocated */
     struct ccnn_dist *dist;    /* set by the trainer during a data-parallel step */
     int deferred;                  /* params/grads/state not allocated yet (the parser's) */
+    int no_fusion;                 /* tests: run every ReLU as its own layer (net.c, plan_fusion) */
 };
 
 /* Allocates the parameter, gradient and state arrays of a net built with

@@ -51,13 +51,13 @@ int ccnn_conv_use_wide(const ccnn_conv_dims *d)
 }
 
 /* The direct convolution vectorised over filters (conv_direct.c) beats the
- * GEMM paths with the AVX-512 and AVX2 tiles once the taps are many and a
- * tile's filters (32, resp. 16) are all used (measured: docs/performance.md). */
+ * GEMM paths once the taps are many and the filters as many as the ISA's
+ * tile table says (pays_from_k: a full tile on AVX-512, AVX2 and NEON; never
+ * for the portable tiles; docs/performance.md). */
 static int kvec_pays(const ccnn_conv_dims *d)
 {
-    const ccnn_isa isa = ccnn_get_isa();
-    return (isa == CCNN_ISA_AVX512 || isa == CCNN_ISA_AVX2) && !is_pointwise(d) &&
-           d->cg * d->r * d->s >= WIDE_MIN_CRS && d->kg >= ccnn_direct_kernel_for(isa)->kb;
+    const int from = ccnn_direct_kernel_for(ccnn_get_isa())->pays_from_k;
+    return from > 0 && !is_pointwise(d) && d->cg * d->r * d->s >= WIDE_MIN_CRS && d->kg >= from;
 }
 
 /* The forward pass's algorithm other than Winograd's (which has no weight
