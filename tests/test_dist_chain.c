@@ -3,8 +3,8 @@
  * gradients apart until the sum before them arrives, or wait for that sum
  * and add its chunks straight onto it. Both must give the single-process
  * model bit for bit, for the last process (N = 2) and a middle one (N = 3),
- * and so must the timed choice between them; CCNN_DIST_CHAIN forces one
- * way (an unknown value fails the run, which shows the setting reaches the
+ * and so must the timed choice between them and the default (by size);
+ * CCNN_DIST_CHAIN forces one way (an unknown value fails the run, which shows the setting reaches the
  * processes). Skipped without MPI or mpirun. */
 #include "test.h"
 #include "test_dist.h"
@@ -90,9 +90,9 @@ CCNN_TEST(dist_chain_ways_same_bits)
     int rc = run(out_buf, sizeof out_buf, "%s train --net %s --data %s --out %s/ref.st --threads 1", cli, path, dir, dir);
     REQUIRE(rc == 0);
     snprintf(m, sizeof m, "%s/ref.st", dir);
-    const char *ways[] = {"apart", "first", ""};
+    const char *ways[] = {"apart", "first", "timed", ""};
     for (int np = 2; np <= 3; np++)
-        for (int w = 0; w < 3; w++) {
+        for (int w = 0; w < 4; w++) {
             char mw[160];
             snprintf(mw, sizeof mw, "%s/np%d_%d.st", dir, np, w);
             rc = run(out_buf, sizeof out_buf, "CCNN_DIST_CHAIN=%s " MPIRUN " -x CCNN_DIST_CHAIN -np %d %s train "
