@@ -32,7 +32,7 @@ CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/default_net.o
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-sanitize test-aarch64 bench accuracy install clean fuzz fuzz-smoke
+.PHONY: FORCE all test test-sanitize test-aarch64 bench accuracy install clean fuzz fuzz-smoke
 all: $(BUILD)/libccnn.a $(BUILD)/libccnn.so $(BUILD)/ccnn.pc $(if $(CLI_SRC),$(BUILD)/ccnn)
 
 $(BUILD)/obj/%.o: %.c include/ccnn.h $(wildcard src/*.h src/*/*.h)
@@ -66,7 +66,13 @@ $(BUILD)/ccnn.pc: ccnn.pc.in Makefile
 $(BUILD)/ccnn: $(CLI_OBJ) $(BUILD)/libccnn.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libccnn.a $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/ccnn_tests: $(TEST_OBJ) $(BUILD)/libccnn.a
+# The list of test files as a file, rewritten only when it changes, so that
+# removing a tests/*.c relinks the suite without the removed tests.
+$(BUILD)/tests.list: FORCE
+	@mkdir -p $(@D); echo '$(TEST_SRC)' | cmp -s - $@ || echo '$(TEST_SRC)' > $@
+FORCE:
+
+$(BUILD)/ccnn_tests: $(TEST_OBJ) $(BUILD)/libccnn.a $(BUILD)/tests.list
 	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libccnn.a $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libccnn.a

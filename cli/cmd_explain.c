@@ -88,21 +88,13 @@ static int check_syntax(const opts *o, int bias, char *msg, size_t len)
     return rc;
 }
 
-/* The conv layer's shape checks (src/layers/conv.c), worded as there: the
- * tests compare both with the network-file parser's messages. */
+/* The conv layer's shape checks and words (ccnn_conv2d_check, which
+ * src/layers/conv.c calls too), prefixed as a net file's are. */
 static int shape_error(const ccnn_conv2d_params *p, char *msg, size_t len)
 {
-    if (p->c % p->groups || p->k % p->groups) {
-        snprintf(msg, len, "conv: groups=%d must divide the %d input channels and the %d filters", p->groups,
-                 p->c, p->k);
-        return CCNN_ESHAPE;
-    }
-    int P, Q, rc = ccnn_conv2d_output_size(p, &P, &Q);
-    if (rc == CCNN_EINVAL)
-        snprintf(msg, len, "conv: a %dx%d kernel (dilation %d,%d) does not fit the %dx%d input with padding "
-                 "%d,%d,%d,%d", p->r, p->s, p->dilation_h, p->dilation_w, p->h, p->w, p->pad_top,
-                 p->pad_bottom, p->pad_left, p->pad_right);
-    else if (rc) snprintf(msg, len, "conv: %s", ccnn_strerror(rc));
+    char why[400];
+    int rc = ccnn_conv2d_check(p, why, sizeof why);
+    if (rc) snprintf(msg, len, "conv: %s", why);
     return rc;
 }
 

@@ -65,6 +65,15 @@ typedef struct ccnn_conv2d_params {
 /* P = floor((H + pad_top + pad_bottom - dilation_h*(R-1) - 1) / stride_h) + 1,
  * likewise Q. Validates the parameters. */
 int ccnn_conv2d_output_size(const ccnn_conv2d_params *p, int *out_h, int *out_w);
+/* The checks every conv call makes, saying what is wrong. CCNN_OK: valid.
+ * CCNN_ESHAPE: groups does not divide C and K, or the dilated kernel is
+ * larger than the padded input (the calls return CCNN_EINVAL for these).
+ * CCNN_EINVAL: p is NULL, a size is not positive, or a stride, dilation,
+ * groups or padding is negative. CCNN_EOVERFLOW: a tensor too large to
+ * address. On error the message (no "conv:" and no newline; stride,
+ * dilation and groups 0 shown as 1) is written to err, the caller's buffer
+ * of errlen bytes, cut to fit and terminated; err may be NULL. */
+int ccnn_conv2d_check(const ccnn_conv2d_params *p, char *err, size_t errlen);
 
 /* y[N,K,P,Q] = conv(x, w) + bias. bias may be NULL. */
 int ccnn_conv2d_forward(const ccnn_conv2d_params *p, const float *x, const float *w,

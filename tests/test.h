@@ -4,8 +4,8 @@
  * with the line "N passed, N failed".
  *
  * CHECK(cond) records a failure and goes on; REQUIRE(cond) also returns
- * from the test. Helpers for random data and tensor comparison live in
- * tests/util.c. */
+ * from the test. Helpers for random data, tensor comparison and running
+ * the ccnn command live in tests/util.c. */
 #ifndef CCNN_TEST_H
 #define CCNN_TEST_H
 
@@ -48,6 +48,15 @@ float *test_alloc(size_t n);                          /* aborts the test run on 
 double test_rel_err(const float *a, const float *ref, size_t n, double floor);
 double test_max_abs(const float *a, size_t n);
 
+/* CHECK_TABLE(what, got, want, n, tol): every |got[i] - want[i]| <= tol
+ * (NaN fails); names the first four that differ and how many did, at the
+ * caller's line. For tables of exact values (the worked examples). */
+int test_check_table(const char *file, int line, const char *what, const float *got, const float *want,
+                     size_t n, double tol);
+#define CHECK_TABLE(what, got, want, n, tol) test_check_table(__FILE__, __LINE__, what, got, want, n, tol)
+/* NaN into a[0..n): an output a function forgets to write shows up. */
+void test_fill_nan(float *a, size_t n);
+
 /* The ISA levels this CPU runs (ccnn_isa_runs), in enum order, into out[3]
  * (no CPU runs more: scalar and its family's levels); returns how many.
  * The current level is left as it was. */
@@ -58,5 +67,31 @@ int test_isas(ccnn_isa *out);
  * - fewer training images, fewer gradient elements checked. Every check
  * still runs; each test that shrinks says so in its comment. */
 int test_quick(void);
+
+/* DIR/PREFIX-images-idx3-ubyte.gz and -labels-idx1-ubyte.gz: n 28x28
+ * images of 10 classes (a bright block, 7 rows by 4 columns, whose place
+ * is the class, over noise), drawn from seed. cut > 0: the image file ends
+ * `cut` bytes short (a corrupt file). */
+void test_write_idx(const char *dir, const char *prefix, int n, uint64_t seed, int cut);
+
+/* The ccnn command to run through the shell: $CCNN_CLI, else build/ccnn.
+ * A path that exists comes back absolute, so a test may run it after a cd;
+ * anything else (make test-aarch64 sets a whole command line, "qemu-aarch64
+ * /abs/path/ccnn") comes back as it is. Not quoted: it may hold words. */
+const char *test_cli_path(void);
+
+/* Runs a shell command line made from fmt (/bin/sh -c; stdin /dev/null,
+ * stdout and stderr together into out, NUL-terminated, cut to outlen - 1
+ * bytes; the rest is read and dropped). Returns the exit status, or -1 when
+ * the command ended by a signal (test_sh_last()->signal says which) or
+ * could not start. The command line is never cut short: one that cannot be
+ * made fails the test. */
+int test_sh(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* test_sh of `exec CCNN ARGS`, CCNN being test_cli_path(). */
+int test_ccnn(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* What the last test_sh / test_ccnn measured of its child (wait4): peak
+ * memory, wall time and the signal that ended it (0: it exited). */
+typedef struct { long max_rss_kb; double secs; int signal; } test_sh_usage;
+const test_sh_usage *test_sh_last(void);
 
 #endif

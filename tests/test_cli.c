@@ -7,33 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 static char g_dir[64];
-
-static const char *cli(void)
-{
-    const char *c = getenv("CCNN_CLI");
-    return c ? c : "build/ccnn";
-}
-
-/* Runs `ccnn ARGS` (stdout and stderr together); returns the exit status. */
-static int run(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int run(char *out, size_t len, const char *fmt, ...)
-{
-    char args[2048], cmd[2600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1 </dev/null", cli(), args);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static const char *last_line(const char *s)
 {
@@ -44,38 +19,6 @@ static const char *last_line(const char *s)
     static char line[256];
     snprintf(line, sizeof line, "%.*s", (int)(end - p), p);
     return line;
-}
-
-/* IDX files of n 28x28 images, 10 classes: a bright 7x7 block at one of
- * 10 positions, over noise. */
-static void write_idx(const char *dir, const char *prefix, int n, uint64_t seed, int truncate)
-{
-    char path[256];
-    test_rng r = {seed};
-    uint8_t *img = malloc((size_t)n * 784), *lab = malloc((size_t)n);
-    for (int i = 0; i < n; i++) {
-        int c = test_rand_int(&r, 0, 9), by = (c / 5) * 14 + 3, bx = (c % 5) * 5 + 1;
-        lab[i] = (uint8_t)c;
-        for (int y = 0; y < 28; y++)
-            for (int x = 0; x < 28; x++)
-                img[i * 784 + y * 28 + x] = (uint8_t)(test_rand_int(&r, 0, 90) +
-                    (y >= by && y < by + 7 && x >= bx && x < bx + 4 ? 150 : 0));
-    }
-    uint8_t hi[16] = {0, 0, 8, 3, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n,
-                      0, 0, 0, 28, 0, 0, 0, 28};
-    uint8_t hl[8] = {0, 0, 8, 1, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
-    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
-    gzFile f = gzopen(path, "wb");
-    gzwrite(f, hi, 16);
-    gzwrite(f, img, (unsigned)(n * 784 - (truncate ? 1000 : 0)));
-    gzclose(f);
-    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
-    f = gzopen(path, "wb");
-    gzwrite(f, hl, 8);
-    gzwrite(f, lab, (unsigned)n);
-    gzclose(f);
-    free(img);
-    free(lab);
 }
 
 static void remove_dir(void)
@@ -89,18 +32,18 @@ static const char *dir(void)
 {
     if (!g_dir[0]) {
         strcpy(g_dir, "/tmp/ccnn_cli_XXXXXX");
-        if (!mkdtemp(g_dir)) return NULL;
+        if (!mkdtemp(g_dir)) { g_dir[0] = 0; return NULL; } /* retry next call, never the template */
         atexit(remove_dir);
         char sub[128];
         snprintf(sub, sizeof sub, "%s/data", g_dir);
         mkdir(sub, 0777);
         /* quick (an emulated run): a quarter of the images, the same checks */
-        write_idx(sub, "train", test_quick() ? 160 : 640, 1, 0);
-        write_idx(sub, "t10k", test_quick() ? 64 : 200, 2, 0);
+        test_write_idx(sub, "train", test_quick() ? 160 : 640, 1, 0);
+        test_write_idx(sub, "t10k", test_quick() ? 64 : 200, 2, 0);
         snprintf(sub, sizeof sub, "%s/bad", g_dir);
         mkdir(sub, 0777);
-        write_idx(sub, "train", 64, 3, 1);
-        write_idx(sub, "t10k", 64, 4, 0);
+        test_write_idx(sub, "train", 64, 3, 1000);
+        test_write_idx(sub, "t10k", 64, 4, 0);
     }
     return g_dir;
 }
@@ -123,10 +66,10 @@ static char out[1 << 16];
 CCNN_TEST(cli_help_everywhere)
 {
     const char *cmds[] = {"train", "eval", "predict", "info", "gradcheck"};
-    CHECK(run(out, sizeof out, "--help") == 0 && strstr(out, "usage: ccnn"));
+    CHECK(test_ccnn(out, sizeof out, "--help") == 0 && strstr(out, "usage: ccnn"));
     for (int i = 0; i < 5; i++)
-        CHECK_MSG(run(out, sizeof out, "%s --help", cmds[i]) == 0 && strstr(out, "usage: ccnn"), "%s", cmds[i]);
-    CHECK(run(out, sizeof out, "frobnicate") == 2 && strstr(out, "unknown command 'frobnicate'"));
+        CHECK_MSG(test_ccnn(out, sizeof out, "%s --help", cmds[i]) == 0 && strstr(out, "usage: ccnn"), "%s", cmds[i]);
+    CHECK(test_ccnn(out, sizeof out, "frobnicate") == 2 && strstr(out, "unknown command 'frobnicate'"));
 }
 
 /* The model of cli_train_eval_predict, trained here when another test needs
@@ -136,14 +79,14 @@ static int ensure_model(const char *d)
     char path[256];
     snprintf(path, sizeof path, "%s/m.safetensors", d);
     if (access(path, F_OK) == 0) return 0;
-    return run(out, sizeof out, "train --data %s/data --epochs 2 --batch 32 --out %s", d, path);
+    return test_ccnn(out, sizeof out, "train --data %s/data --epochs 2 --batch 32 --out %s", d, path);
 }
 
 CCNN_TEST(cli_train_eval_predict)
 {
     const char *d = dir();
     REQUIRE(d);
-    int rc = run(out, sizeof out, "train --data %s/data --epochs 2 --batch 32 --out %s/m.safetensors", d, d);
+    int rc = test_ccnn(out, sizeof out, "train --data %s/data --epochs 2 --batch 32 --out %s/m.safetensors", d, d);
     REQUIRE(rc == 0);
     char line[256];
     snprintf(line, sizeof line, "%s", last_line(out));
@@ -158,7 +101,7 @@ CCNN_TEST(cli_train_eval_predict)
     snprintf(path, sizeof path, "%s/m.html", d);
     CHECK(stat(path, &st) == 0 && st.st_size > 1000);
     /* eval prints the same number, to the digit */
-    CHECK(run(out, sizeof out, "eval --model %s/m.safetensors --data %s/data", d, d) == 0);
+    CHECK(test_ccnn(out, sizeof out, "eval --model %s/m.safetensors --data %s/data", d, d) == 0);
     CHECK_MSG(!strcmp(last_line(out), line), "eval '%s' vs train '%s'", last_line(out), line);
     CHECK(strstr(out, "accuracy"));
     /* predict a PGM */
@@ -167,7 +110,7 @@ CCNN_TEST(cli_train_eval_predict)
     fprintf(f, "P5 28 28 255\n");
     for (int i = 0; i < 784; i++) fputc((i / 28 >= 3 && i / 28 < 10 && i % 28 < 4) ? 220 : 20, f);
     fclose(f);
-    CHECK(run(out, sizeof out, "predict --model %s/m.safetensors --top 2 %s", d, path) == 0);
+    CHECK(test_ccnn(out, sizeof out, "predict --model %s/m.safetensors --top 2 %s", d, path) == 0);
     CHECK_MSG(strstr(out, "x.pgm: ") && strchr(out, ','), "predict said '%s'", out);
 }
 
@@ -188,9 +131,9 @@ CCNN_TEST(cli_resume_is_bitwise)
 {
     const char *d = dir();
     REQUIRE(d);
-    CHECK(run(out, sizeof out, "train --data %s/data --epochs 3 --batch 64 --out %s/a.safetensors", d, d) == 0);
-    CHECK(run(out, sizeof out, "train --data %s/data --epochs 1 --batch 64 --out %s/b.safetensors", d, d) == 0);
-    CHECK(run(out, sizeof out, "train --resume %s/b.safetensors --data %s/data --epochs 3 --threads 1", d, d) == 0);
+    CHECK(test_ccnn(out, sizeof out, "train --data %s/data --epochs 3 --batch 64 --out %s/a.safetensors", d, d) == 0);
+    CHECK(test_ccnn(out, sizeof out, "train --data %s/data --epochs 1 --batch 64 --out %s/b.safetensors", d, d) == 0);
+    CHECK(test_ccnn(out, sizeof out, "train --resume %s/b.safetensors --data %s/data --epochs 3 --threads 1", d, d) == 0);
     CHECK(strstr(out, "resuming") && strstr(out, "epoch  3/3"));
     char pa[256], pb[256];
     snprintf(pa, sizeof pa, "%s/a.safetensors", d);
@@ -205,8 +148,8 @@ CCNN_TEST(cli_resume_is_bitwise)
 
 CCNN_TEST(cli_info_and_gradcheck)
 {
-    CHECK(run(out, sizeof out, "info") == 0 && strstr(out, "total: 421834 parameters"));
-    CHECK(run(out, sizeof out, "info --net nets/fashion-resnet.net") == 0 && strstr(out, "global_avgpool"));
+    CHECK(test_ccnn(out, sizeof out, "info") == 0 && strstr(out, "total: 421834 parameters"));
+    CHECK(test_ccnn(out, sizeof out, "info --net nets/fashion-resnet.net") == 0 && strstr(out, "global_avgpool"));
     const char *d = dir();
     REQUIRE(d);
     char path[256];
@@ -214,7 +157,7 @@ CCNN_TEST(cli_info_and_gradcheck)
     FILE *f = fopen(path, "w");
     fprintf(f, "input 2x6x6\nconv filters=3 size=3 pad=1 stride=2\nbatchnorm\ntanh\ndense units=4\nsoftmax\n");
     fclose(f);
-    CHECK(run(out, sizeof out, "gradcheck --net %s --checks 0", path) == 0 && strstr(out, ": ok"));
+    CHECK(test_ccnn(out, sizeof out, "gradcheck --net %s --checks 0", path) == 0 && strstr(out, ": ok"));
 }
 
 CCNN_TEST(cli_bad_input)
@@ -225,18 +168,18 @@ CCNN_TEST(cli_bad_input)
     size_t lb = 0, la = 0;
     REQUIRE(ensure_model(d) == 0);
     /* options out of range, unknown options */
-    CHECK(run(out, sizeof out, "train --epochs 0") == 2 && strstr(out, "--epochs: '0' is not a whole number"));
-    CHECK(run(out, sizeof out, "train --batch lots") == 2 && strstr(out, "--batch"));
-    CHECK(run(out, sizeof out, "train --lr -1") == 2 && strstr(out, "--lr"));
-    CHECK(run(out, sizeof out, "train --frob 1") == 2 && strstr(out, "unknown option '--frob'"));
-    CHECK(run(out, sizeof out, "eval") == 2 && strstr(out, "--model"));
+    CHECK(test_ccnn(out, sizeof out, "train --epochs 0") == 2 && strstr(out, "--epochs: '0' is not a whole number"));
+    CHECK(test_ccnn(out, sizeof out, "train --batch lots") == 2 && strstr(out, "--batch"));
+    CHECK(test_ccnn(out, sizeof out, "train --lr -1") == 2 && strstr(out, "--lr"));
+    CHECK(test_ccnn(out, sizeof out, "train --frob 1") == 2 && strstr(out, "unknown option '--frob'"));
+    CHECK(test_ccnn(out, sizeof out, "eval") == 2 && strstr(out, "--model"));
     /* missing and truncated data */
-    CHECK(run(out, sizeof out, "train --data %s/nothing-here --epochs 1", d) != 0 && strstr(out, "nothing-here"));
+    CHECK(test_ccnn(out, sizeof out, "train --data %s/nothing-here --epochs 1", d) != 0 && strstr(out, "nothing-here"));
     snprintf(path, sizeof path, "%s/keep.safetensors", d);
     FILE *f = fopen(path, "w");
     fputs("a good model", f);
     fclose(f);
-    CHECK(run(out, sizeof out, "train --data %s/bad --epochs 1 --out %s", d, path) != 0);
+    CHECK(test_ccnn(out, sizeof out, "train --data %s/bad --epochs 1 --out %s", d, path) != 0);
     CHECK_MSG(strstr(out, "train-images-idx3-ubyte.gz") && strstr(out, "truncated"), "said '%s'", out);
     CHECK(read_file(path, &after, &la) == 0 && la == 12 && !memcmp(after, "a good model", 12));
     free(after);
@@ -245,7 +188,7 @@ CCNN_TEST(cli_bad_input)
     f = fopen(path, "w");
     fprintf(f, "input 1x28x28\n# comment\nconv filters=8 size=3\nconv filtres=8 size=3\nsoftmax\n");
     fclose(f);
-    CHECK(run(out, sizeof out, "train --net %s --data %s/data", path, d) != 0);
+    CHECK(test_ccnn(out, sizeof out, "train --net %s --data %s/data", path, d) != 0);
     CHECK_MSG(strstr(out, "broken.net:4: conv: unknown option 'filtres'"), "said '%s'", out);
     /* a model cut short; a file that is no model */
     snprintf(path, sizeof path, "%s/m.safetensors", d);
@@ -255,27 +198,27 @@ CCNN_TEST(cli_bad_input)
         f = fopen(cut, "wb");
         fwrite(before, 1, lb / 2, f);
         fclose(f);
-        CHECK(run(out, sizeof out, "eval --model %s --data %s/data", cut, d) != 0);
+        CHECK(test_ccnn(out, sizeof out, "eval --model %s --data %s/data", cut, d) != 0);
         CHECK_MSG(strstr(out, "cut.safetensors") && strstr(out, "truncated"), "said '%s'", out);
         free(before);
     }
-    CHECK(run(out, sizeof out, "eval --model %s/small.net --data %s/data", d, d) != 0 && strstr(out, "small.net"));
+    CHECK(test_ccnn(out, sizeof out, "eval --model %s/small.net --data %s/data", d, d) != 0 && strstr(out, "small.net"));
     /* a model made for other data */
     snprintf(path, sizeof path, "%s/other.net", d);
     f = fopen(path, "w");
     fprintf(f, "input 1x8x8\ndense units=10\nsoftmax\n");
     fclose(f);
-    CHECK(run(out, sizeof out, "train --net %s --data %s/data --epochs 1", path, d) != 0);
+    CHECK(test_ccnn(out, sizeof out, "train --net %s --data %s/data --epochs 1", path, d) != 0);
     CHECK_MSG(strstr(out, "the network takes 1x8x8"), "said '%s'", out);
     /* an image that is not one */
     snprintf(path, sizeof path, "%s/m.csv", d);
-    CHECK(run(out, sizeof out, "predict --model %s/m.safetensors %s", d, path) != 0 && strstr(out, "m.csv"));
+    CHECK(test_ccnn(out, sizeof out, "predict --model %s/m.safetensors %s", d, path) != 0 && strstr(out, "m.csv"));
     /* a loss that becomes NaN/inf: a tiny std blows the input up */
     snprintf(path, sizeof path, "%s/nan.net", d);
     f = fopen(path, "w");
     fprintf(f, "input 1x28x28 std=1e-45\nconv filters=4 size=3\ndense units=10\nsoftmax\n");
     fclose(f);
-    CHECK(run(out, sizeof out, "train --net %s --data %s/data --epochs 1 --out %s/nan.safetensors", path, d, d) == 1);
+    CHECK(test_ccnn(out, sizeof out, "train --net %s --data %s/data --epochs 1 --out %s/nan.safetensors", path, d, d) == 1);
     CHECK_MSG(strstr(out, "NaN or infinite at step 0"), "said '%s'", out);
     snprintf(path, sizeof path, "%s/nan.safetensors", d);
     CHECK(access(path, F_OK) != 0);

@@ -1,18 +1,11 @@
 /* test_cli_hostile.c - the ccnn command on hostile files: each must end
  * with a non-zero exit status (not a signal), a message naming the file,
- * under 1 GB of memory and within seconds. The command runs as a child
- * whose peak memory and time are read from wait4. $CCNN_CLI as test_cli.c. */
-#define _DEFAULT_SOURCE /* wait4 */
+ * under 1 GB of memory and within seconds (test_ccnn measures the child's
+ * peak memory and time). $CCNN_CLI as test_cli.c. */
 #include "test.h"
-#include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -21,14 +14,6 @@
 
 static char g_hdir[64];
 static char out[1 << 16];
-static long g_rss_kb;
-static double g_secs;
-
-static const char *cli(void)
-{
-    const char *c = getenv("CCNN_CLI");
-    return c ? c : "build/ccnn";
-}
 
 static void remove_hdir(void)
 {
@@ -51,56 +36,17 @@ static const char *hpath(const char *name)
     return p[k];
 }
 
-/* Runs `ccnn ARGS` through sh (stdout and stderr together into out).
- * Returns the exit status, or 128 + the signal that ended it; sets
- * g_rss_kb and g_secs. */
-static int hrun(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int hrun(const char *fmt, ...)
-{
-    static char args[8192], cmd[9000];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof args) return -1; /* never run a command cut short */
-    snprintf(cmd, sizeof cmd, "exec %s %s 2>&1 </dev/null", cli(), args);
-    int fd[2];
-    if (pipe(fd)) return -1;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fd[1], 1);
-        close(fd[0]);
-        close(fd[1]);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    close(fd[1]);
-    size_t got = 0;
-    ssize_t r;
-    while ((r = read(fd[0], out + got, sizeof out - 1 - got)) > 0) got += (size_t)r;
-    out[got] = 0;
-    close(fd[0]);
-    int st = 0;
-    struct rusage ru;
-    memset(&ru, 0, sizeof ru);
-    if (pid < 0 || wait4(pid, &st, 0, &ru) < 0) return -1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    g_rss_kb = ru.ru_maxrss;
-    g_secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 /* The command on a hostile file: exit 1 or 2, `file` and `what` in the
  * message, memory and time bounded. */
 #define EXPECT_REFUSED(what, file, ...)                                                          \
     do {                                                                                          \
-        int st_ = hrun(__VA_ARGS__);                                                              \
+        int st_ = test_ccnn(out, sizeof out, __VA_ARGS__);                                        \
+        const test_sh_usage *u_ = test_sh_last();                                                 \
         CHECK_MSG((st_ == 1 || st_ == 2) && strstr(out, file) && strstr(out, what),               \
-                  "status %d, said '%s' (expected '%s' and '%s')", st_, out, file, what);        \
-        CHECK_MSG(g_rss_kb < MAX_RSS_KB && g_secs < MAX_SECONDS, "%s: %ld kB, %.1f s", file,     \
-                  g_rss_kb, g_secs);                                                             \
+                  "status %d (signal %d), said '%s' (expected '%s' and '%s')", st_, u_->signal,  \
+                  out, file, what);                                                              \
+        CHECK_MSG(u_->max_rss_kb < MAX_RSS_KB && u_->secs < MAX_SECONDS, "%s: %ld kB, %.1f s",   \
+                  file, u_->max_rss_kb, u_->secs);                                               \
     } while (0)
 
 static void write_bytes(const char *path, const void *b, size_t n)
@@ -172,20 +118,20 @@ CCNN_TEST(cli_predict_formats_and_channels)
     write_bytes(pgm, "P2 2 2 3\n0 1 2 3\n", 17);
     const char *models[] = {m1, m3, m4};
     for (int k = 0; k < 3; k++) {
-        int st = hrun("predict --model %s --top 2 %s %s", models[k], png, pgm);
+        int st = test_ccnn(out, sizeof out, "predict --model %s --top 2 %s %s", models[k], png, pgm);
         CHECK_MSG(st == 0 && strstr(out, "a.png: class") && strstr(out, "a.pgm: class"), "status %d: '%s'", st, out);
     }
     /* the help lists exactly the formats decoded */
-    CHECK(hrun("predict --help") == 0 && strstr(out, "PNG, JPEG (not CMYK), PBM/PGM/PPM (P1-P6)") &&
+    CHECK(test_ccnn(out, sizeof out, "predict --help") == 0 && strstr(out, "PNG, JPEG (not CMYK), PBM/PGM/PPM (P1-P6)") &&
           !strstr(out, "BMP"));
     /* one bad image among good ones: the good ones are still classified */
-    int st = hrun("predict --model %s %s %s %s", m1, png, hpath("missing.png"), pgm);
+    int st = test_ccnn(out, sizeof out, "predict --model %s %s %s %s", m1, png, hpath("missing.png"), pgm);
     CHECK_MSG(st == 1 && strstr(out, "a.pgm: class") && strstr(out, "missing.png: cannot open"), "'%s'", out);
     /* --max-pixels */
     EXPECT_REFUSED("over the limit of 1000 pixels", "a.png", "predict --model %s --max-pixels 1000 %s", m1, png);
-    CHECK(hrun("predict --model %s --max-pixels 1200 %s", m1, png) == 0);
-    CHECK(hrun("predict --model %s --max-pixels 0 %s", m1, png) == 2 && strstr(out, "--max-pixels"));
-    CHECK(hrun("predict --model %s --max-pixels -5 %s", m1, png) == 2 && strstr(out, "--max-pixels"));
+    CHECK(test_ccnn(out, sizeof out, "predict --model %s --max-pixels 1200 %s", m1, png) == 0);
+    CHECK(test_ccnn(out, sizeof out, "predict --model %s --max-pixels 0 %s", m1, png) == 2 && strstr(out, "--max-pixels"));
+    CHECK(test_ccnn(out, sizeof out, "predict --model %s --max-pixels -5 %s", m1, png) == 2 && strstr(out, "--max-pixels"));
 }
 
 CCNN_TEST(cli_predict_hostile_images)
@@ -251,7 +197,7 @@ CCNN_TEST(cli_hostile_nets_and_models)
     EXPECT_REFUSED("needs about", "the network", "train --memory-limit 100M --net %s --data %s --batch 4096",
                    net, hpath("no-data"));
     CHECK_MSG(strstr(out, "at batch 4096") && strstr(out, "over the memory limit of 104.9 MB"), "'%s'", out);
-    CHECK(hrun("info --net %s", net) == 0 && strstr(out, "memory to train at batch 64: about"));
+    CHECK(test_ccnn(out, sizeof out, "info --net %s", net) == 0 && strstr(out, "memory to train at batch 64: about"));
     /* the 152-byte model of the issue */
     char json[512];
     int n = snprintf(json, sizeof json, "{\"__metadata__\":{\"format\":\"ccnn-model-1\",\"ccnn.net\":\"%s\"}}",
@@ -279,10 +225,10 @@ CCNN_TEST(cli_options_and_outputs_fail_first)
 {
     const char *cmds[] = {"train", "eval", "predict", "info", "gradcheck"};
     for (int i = 0; i < 5; i++) {
-        CHECK_MSG(hrun("%s --bogus", cmds[i]) == 2 && strstr(out, "unknown option '--bogus'"), "%s: '%s'", cmds[i], out);
-        CHECK_MSG(hrun("%s --bogus 3", cmds[i]) == 2 && strstr(out, "unknown option '--bogus'"), "%s: '%s'", cmds[i], out);
+        CHECK_MSG(test_ccnn(out, sizeof out, "%s --bogus", cmds[i]) == 2 && strstr(out, "unknown option '--bogus'"), "%s: '%s'", cmds[i], out);
+        CHECK_MSG(test_ccnn(out, sizeof out, "%s --bogus 3", cmds[i]) == 2 && strstr(out, "unknown option '--bogus'"), "%s: '%s'", cmds[i], out);
     }
-    CHECK(hrun("gradcheck --net") == 2 && strstr(out, "--net needs a value"));
+    CHECK(test_ccnn(out, sizeof out, "gradcheck --net") == 2 && strstr(out, "--net needs a value"));
     /* outputs that cannot be written: found before the data is read */
     char d[160], longp[5000];
     snprintf(d, sizeof d, "%s", hpath("adir"));

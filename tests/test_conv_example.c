@@ -14,7 +14,6 @@
  * and run a forward convolution with the flipped, channel/filter-swapped
  * kernel. If you change a number here, change the doc too. */
 #include "test.h"
-#include <math.h>
 #include <string.h>
 
 #define EX_N 1
@@ -110,60 +109,41 @@ static const float ex_db[EX_K] = { 3, 4 };
 
 #define EX_TOL 1e-5
 
-/* Checks every element; names the first few that differ. */
-static void check_table(const char *what, const float *got, const float *want, int count)
-{
-    int bad = 0;
-    for (int i = 0; i < count; i++) {
-        if (!(fabs((double)got[i] - (double)want[i]) <= EX_TOL)) { /* NaN fails */
-            if (bad < 4)
-                CHECK_MSG(0, "%s[%d] = %g, expected %g", what, i, (double)got[i], (double)want[i]);
-            bad++;
-        }
-    }
-    CHECK_MSG(bad == 0, "%s: %d of %d values differ", what, bad, count);
-}
-
-/* Outputs start as garbage, so a value the function forgets to write (such
- * as dx's all-zero last row) shows up. */
-static void poison(float *a, int count)
-{
-    for (int i = 0; i < count; i++) a[i] = NAN;
-}
-
 typedef int (*fwd_fn)(const ccnn_conv2d_params *, const float *, const float *, const float *, float *);
 typedef int (*bwd_data_fn)(const ccnn_conv2d_params *, const float *, const float *, float *);
 typedef int (*bwd_w_fn)(const ccnn_conv2d_params *, const float *, const float *, float *, float *);
 
 /* Runs the three calls and checks y, dx, dw, db, plus the NULL-bias forms:
- * forward without a bias gives y - b, and dbias = NULL leaves dw the same. */
+ * forward without a bias gives y - b, and dbias = NULL leaves dw the same.
+ * Outputs start as NaN, so a value the function forgets to write (such as
+ * dx's all-zero last row) shows up. */
 static void run_example(fwd_fn fwd, bwd_data_fn bwd_data, bwd_w_fn bwd_w)
 {
     float y[EX_Y_COUNT], dx[EX_X_COUNT], dw[EX_W_COUNT], db[EX_K];
 
-    poison(y, EX_Y_COUNT);
+    test_fill_nan(y, EX_Y_COUNT);
     CHECK_RC(fwd(&ex_params, ex_x, ex_w, ex_b, y), CCNN_OK);
-    check_table("y", y, ex_y, EX_Y_COUNT);
+    CHECK_TABLE("y", y, ex_y, EX_Y_COUNT, EX_TOL);
 
-    poison(dx, EX_X_COUNT);
+    test_fill_nan(dx, EX_X_COUNT);
     CHECK_RC(bwd_data(&ex_params, ex_dy, ex_w, dx), CCNN_OK);
-    check_table("dx", dx, ex_dx, EX_X_COUNT);
+    CHECK_TABLE("dx", dx, ex_dx, EX_X_COUNT, EX_TOL);
 
-    poison(dw, EX_W_COUNT);
-    poison(db, EX_K);
+    test_fill_nan(dw, EX_W_COUNT);
+    test_fill_nan(db, EX_K);
     CHECK_RC(bwd_w(&ex_params, ex_x, ex_dy, dw, db), CCNN_OK);
-    check_table("dw", dw, ex_dw, EX_W_COUNT);
-    check_table("db", db, ex_db, EX_K);
+    CHECK_TABLE("dw", dw, ex_dw, EX_W_COUNT, EX_TOL);
+    CHECK_TABLE("db", db, ex_db, EX_K, EX_TOL);
 
     float y_nobias[EX_Y_COUNT];
     for (int i = 0; i < EX_Y_COUNT; i++) y_nobias[i] = ex_y[i] - ex_b[i / (EX_P * EX_Q)];
-    poison(y, EX_Y_COUNT);
+    test_fill_nan(y, EX_Y_COUNT);
     CHECK_RC(fwd(&ex_params, ex_x, ex_w, NULL, y), CCNN_OK);
-    check_table("y without bias", y, y_nobias, EX_Y_COUNT);
+    CHECK_TABLE("y without bias", y, y_nobias, EX_Y_COUNT, EX_TOL);
 
-    poison(dw, EX_W_COUNT);
+    test_fill_nan(dw, EX_W_COUNT);
     CHECK_RC(bwd_w(&ex_params, ex_x, ex_dy, dw, NULL), CCNN_OK);
-    check_table("dw with dbias NULL", dw, ex_dw, EX_W_COUNT);
+    CHECK_TABLE("dw with dbias NULL", dw, ex_dw, EX_W_COUNT, EX_TOL);
 }
 
 CCNN_TEST(conv_example_output_size)
@@ -243,7 +223,7 @@ CCNN_TEST(conv_example_dx_is_flipped_transposed_conv)
     REQUIRE(oh == EX_H && ow == EX_W);
 
     float dx[EX_X_COUNT];
-    poison(dx, EX_X_COUNT);
+    test_fill_nan(dx, EX_X_COUNT);
     CHECK_RC(ccnn_conv2d_forward_ref(&t, dil, wt, NULL, dx), CCNN_OK);
-    check_table("dx via flipped transposed conv", dx, ex_dx, EX_X_COUNT);
+    CHECK_TABLE("dx via flipped transposed conv", dx, ex_dx, EX_X_COUNT, EX_TOL);
 }

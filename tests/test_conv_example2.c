@@ -15,7 +15,6 @@
  * flipped, transposed kernel. If you change a number here, change the doc
  * and docs/figures/ too (scripts/make-figures.sh). */
 #include "test.h"
-#include <math.h>
 #include <string.h>
 
 #define E2_N 2
@@ -144,21 +143,6 @@ static const float e2_dw[E2_W_COUNT] = {
 
 static const float e2_db[E2_K] = { 2, 1, 1, -8 };
 
-static void check_table(const char *what, const float *got, const float *want, int count)
-{
-    int bad = 0;
-    for (int i = 0; i < count; i++)
-        if (!(fabs((double)got[i] - (double)want[i]) <= 1e-5)) { /* NaN fails */
-            if (bad++ < 4) CHECK_MSG(0, "%s[%d] = %g, expected %g", what, i, (double)got[i], (double)want[i]);
-        }
-    CHECK_MSG(bad == 0, "%s: %d of %d values differ", what, bad, count);
-}
-
-static void poison(float *a, int count)
-{
-    for (int i = 0; i < count; i++) a[i] = NAN;
-}
-
 typedef int (*fwd_fn)(const ccnn_conv2d_params *, const float *, const float *, const float *, float *);
 typedef int (*bwd_data_fn)(const ccnn_conv2d_params *, const float *, const float *, float *);
 typedef int (*bwd_w_fn)(const ccnn_conv2d_params *, const float *, const float *, float *, float *);
@@ -166,17 +150,17 @@ typedef int (*bwd_w_fn)(const ccnn_conv2d_params *, const float *, const float *
 static void run_example(fwd_fn fwd, bwd_data_fn bwd_data, bwd_w_fn bwd_w)
 {
     float y[E2_Y_COUNT], dx[E2_X_COUNT], dw[E2_W_COUNT], db[E2_K];
-    poison(y, E2_Y_COUNT);
+    test_fill_nan(y, E2_Y_COUNT);
     CHECK_RC(fwd(&e2_params, e2_x, e2_w, e2_b, y), CCNN_OK);
-    check_table("y", y, e2_y, E2_Y_COUNT);
-    poison(dx, E2_X_COUNT);
+    CHECK_TABLE("y", y, e2_y, E2_Y_COUNT, 1e-5);
+    test_fill_nan(dx, E2_X_COUNT);
     CHECK_RC(bwd_data(&e2_params, e2_dy, e2_w, dx), CCNN_OK);
-    check_table("dx", dx, e2_dx, E2_X_COUNT);
-    poison(dw, E2_W_COUNT);
-    poison(db, E2_K);
+    CHECK_TABLE("dx", dx, e2_dx, E2_X_COUNT, 1e-5);
+    test_fill_nan(dw, E2_W_COUNT);
+    test_fill_nan(db, E2_K);
     CHECK_RC(bwd_w(&e2_params, e2_x, e2_dy, dw, db), CCNN_OK);
-    check_table("dw", dw, e2_dw, E2_W_COUNT);
-    check_table("db", db, e2_db, E2_K);
+    CHECK_TABLE("dw", dw, e2_dw, E2_W_COUNT, 1e-5);
+    CHECK_TABLE("db", db, e2_db, E2_K, 1e-5);
 }
 
 CCNN_TEST(conv_example2_output_size)
@@ -225,7 +209,7 @@ CCNN_TEST(conv_example2_dx_scatter_form)
                                     e2_dy[((n * E2_K + k) * E2_P + pp) * E2_Q + q];
                             }
         }
-    check_table("dx by scatter", dx, e2_dx, E2_X_COUNT);
+    CHECK_TABLE("dx by scatter", dx, e2_dx, E2_X_COUNT, 1e-5);
 }
 
 /* dx as the doc's full correlation, with groups and dilation:
@@ -272,9 +256,9 @@ CCNN_TEST(conv_example2_dx_is_flipped_transposed_conv)
     CHECK_RC(ccnn_conv2d_output_size(&t, &oh, &ow), CCNN_OK);
     REQUIRE(oh == E2_H && ow == E2_W);
     float dx[E2_X_COUNT];
-    poison(dx, E2_X_COUNT);
+    test_fill_nan(dx, E2_X_COUNT);
     CHECK_RC(ccnn_conv2d_forward_ref(&t, dil, wt, NULL, dx), CCNN_OK);
-    check_table("dx via flipped transposed conv", dx, e2_dx, E2_X_COUNT);
+    CHECK_TABLE("dx via flipped transposed conv", dx, e2_dx, E2_X_COUNT, 1e-5);
 }
 
 /* The doc's rule: input row h has dx = 0 exactly when no (p, r) has

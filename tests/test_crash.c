@@ -12,12 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *cli(void)
-{
-    const char *c = getenv("CCNN_CLI");
-    return c ? c : "build/ccnn";
-}
-
 static void be32(FILE *f, uint32_t v)
 {
     uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
@@ -64,7 +58,7 @@ CCNN_TEST(crash_kill_during_training)
     fclose(f);
     snprintf(out, sizeof out, "%s/m.safetensors", dir);
     snprintf(cmd, sizeof cmd, "exec %s train --net %s --data %s --epochs 100000 --batch 16 --threads 1 --out %s "
-             ">/dev/null 2>&1", cli(), net, dir, out);
+             ">/dev/null 2>&1", test_cli_path(), net, dir, out);
     test_rng r = {11};
     int loaded = 0, absent = 0;
     for (int t = 0; t < 6; t++) {
@@ -108,17 +102,13 @@ CCNN_TEST(crash_full_disk)
     f = fopen(out, "w");
     fputs("the previous model", f);
     fclose(f);
-    snprintf(cmd, sizeof cmd, "%s train --net %s --data %s --epochs 1 --out %s 2>&1", cli(), net, data, out);
-    FILE *p = popen(cmd, "r");
-    char msg[4096] = "";
-    size_t n = p ? fread(msg, 1, sizeof msg - 1, p) : 0;
-    msg[n] = 0;
-    int st = p ? pclose(p) : -1;
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 1 && strstr(msg, "m.safetensors") &&
+    char msg[4096];
+    int st = test_ccnn(msg, sizeof msg, "train --net %s --data %s --epochs 1 --out %s", net, data, out);
+    CHECK_MSG(st == 1 && strstr(msg, "m.safetensors") &&
               strstr(msg, "No space left on device"), "status %d: '%s'", st, msg);
     char buf[64] = "";
     f = fopen(out, "r");
-    if (f) { n = fread(buf, 1, sizeof buf - 1, f); buf[n] = 0; fclose(f); }
+    if (f) { size_t n = fread(buf, 1, sizeof buf - 1, f); buf[n] = 0; fclose(f); }
     CHECK_MSG(!strcmp(buf, "the previous model"), "the previous model became '%s'", buf);
     umount(dir);
     rmdir(dir);

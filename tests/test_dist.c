@@ -7,38 +7,9 @@
  * build has no MPI or mpirun is missing. The binary is build/ccnn or
  * $CCNN_CLI. */
 #include "test.h"
-#include "test_dist.h"
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
-#include <zlib.h>
-
-static const char *cli(void)
-{
-    const char *c = getenv("CCNN_CLI");
-    return c ? c : "build/ccnn";
-}
-
-/* Runs a shell command (stdout and stderr into out); returns its exit
- * status, or -1 if it did not exit. */
-static int sh(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int sh(char *out, size_t len, const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    strncat(cmd, " 2>&1 </dev/null", sizeof cmd - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* The reason to skip, or NULL when the MPI tests can run. */
 static const char *skip_reason(void)
@@ -47,7 +18,7 @@ static const char *skip_reason(void)
     return "this build has no MPI (make MPI=1 with libopenmpi-dev)";
 #else
     char out[256];
-    if (sh(out, sizeof out, "command -v mpirun") != 0) return "mpirun is missing (./scripts/install-deps.sh --mpi)";
+    if (test_sh(out, sizeof out, "command -v mpirun") != 0) return "mpirun is missing (./scripts/install-deps.sh --mpi)";
     return NULL;
 #endif
 }
@@ -59,36 +30,6 @@ static const char *skip_reason(void)
 /* mpirun for root on few cores; ASan's leak report would count Open MPI's
  * own allocations, so it is off under mpirun. */
 #define MPIRUN "ASAN_OPTIONS=detect_leaks=0 timeout 120 mpirun --allow-run-as-root --oversubscribe"
-
-void test_dist_write_idx(const char *dir, const char *prefix, int n, uint64_t seed, int truncate)
-{
-    char path[256];
-    test_rng r = {seed};
-    uint8_t *img = malloc((size_t)n * 784), *lab = malloc((size_t)n);
-    for (int i = 0; i < n; i++) {
-        int c = test_rand_int(&r, 0, 9), by = (c / 5) * 14 + 3, bx = (c % 5) * 5 + 1;
-        lab[i] = (uint8_t)c;
-        for (int y = 0; y < 28; y++)
-            for (int x = 0; x < 28; x++)
-                img[i * 784 + y * 28 + x] = (uint8_t)(test_rand_int(&r, 0, 90) +
-                    (y >= by && y < by + 7 && x >= bx && x < bx + 4 ? 150 : 0));
-    }
-    uint8_t hi[16] = {0, 0, 8, 3, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n,
-                      0, 0, 0, 28, 0, 0, 0, 28};
-    uint8_t hl[8] = {0, 0, 8, 1, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
-    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
-    gzFile f = gzopen(path, "wb");
-    gzwrite(f, hi, 16);
-    gzwrite(f, img, (unsigned)(n * 784 - (truncate ? 5000 : 0)));
-    gzclose(f);
-    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
-    f = gzopen(path, "wb");
-    gzwrite(f, hl, 8);
-    gzwrite(f, lab, (unsigned)n);
-    gzclose(f);
-    free(img);
-    free(lab);
-}
 
 /* Every layer kind whose numbers a data-parallel step could change: conv
  * and dense weight gradients (chunked), batch norm 2-d and 1-d (statistics
@@ -107,8 +48,8 @@ static void setup(char *dir, size_t len, int n_train, int truncate)
 {
     snprintf(dir, len, "/tmp/ccnn_dist_XXXXXX");
     if (!mkdtemp(dir)) { dir[0] = 0; return; }
-    test_dist_write_idx(dir, "train", n_train, 11, truncate);
-    test_dist_write_idx(dir, "t10k", 100, 12, 0);
+    test_write_idx(dir, "train", n_train, 11, truncate ? 5000 : 0);
+    test_write_idx(dir, "t10k", 100, 12, 0);
     char path[300];
     snprintf(path, sizeof path, "%s/tiny.net", dir);
     FILE *f = fopen(path, "w");
@@ -118,9 +59,8 @@ static void setup(char *dir, size_t len, int n_train, int truncate)
 
 static void cleanup(const char *dir)
 {
-    char out[64], cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    sh(out, sizeof out, "%s", cmd);
+    char out[64];
+    test_sh(out, sizeof out, "rm -rf '%s'", dir);
 }
 
 /* Whether two model files hold the same bits in every tensor (network,
@@ -172,21 +112,21 @@ CCNN_TEST(dist_same_bits_at_any_n)
     setup(dir, sizeof dir, 296, 0);
     REQUIRE(dir[0]);
     snprintf(ref, sizeof ref, "%s/ref.safetensors", dir);
-    int rc = sh(out_buf, sizeof out_buf, "%s train --net %s/tiny.net --data %s --out %s --threads 1", cli(), dir, dir, ref);
+    int rc = test_sh(out_buf, sizeof out_buf, "%s train --net %s/tiny.net --data %s --out %s --threads 1", test_cli_path(), dir, dir, ref);
     REQUIRE(rc == 0);
     const int nps[] = {1, 2, 4};
     for (int a = 0; a < 3; a++)
         for (int t = 1; t <= 2; t++) {
             snprintf(m, sizeof m, "%s/np%d_t%d.safetensors", dir, nps[a], t);
-            rc = sh(out_buf, sizeof out_buf, MPIRUN " -np %d %s train --net %s/tiny.net --data %s --out %s --threads %d",
-                    nps[a], cli(), dir, dir, m, t);
+            rc = test_sh(out_buf, sizeof out_buf, MPIRUN " -np %d %s train --net %s/tiny.net --data %s --out %s --threads %d",
+                    nps[a], test_cli_path(), dir, dir, m, t);
             CHECK_MSG(rc == 0, "np %d threads %d: exit %d:\n%s", nps[a], t, rc, out_buf);
             CHECK_MSG(nps[a] == 1 || strstr(out_buf, "data-parallel"), "np %d: not data-parallel:\n%s", nps[a], out_buf);
             CHECK_MSG(same_model(ref, m, why, sizeof why), "np %d threads %d: %s", nps[a], t, why);
         }
     /* 296 images: a last step of 5 chunks, so 6 processes cannot be exact */
-    rc = sh(out_buf, sizeof out_buf, MPIRUN " -np 6 %s train --net %s/tiny.net --data %s --out %s/six.safetensors",
-            cli(), dir, dir, dir);
+    rc = test_sh(out_buf, sizeof out_buf, MPIRUN " -np 6 %s train --net %s/tiny.net --data %s --out %s/six.safetensors",
+            test_cli_path(), dir, dir, dir);
     CHECK_MSG(rc != 0 && strstr(out_buf, "only 5 chunks"), "np 6: exit %d:\n%s", rc, out_buf);
     cleanup(dir);
 }
@@ -199,15 +139,15 @@ CCNN_TEST(dist_resume_with_other_n_and_tcp)
     REQUIRE(dir[0]);
     snprintf(ref, sizeof ref, "%s/ref.safetensors", dir);
     snprintf(m, sizeof m, "%s/m.safetensors", dir);
-    int rc = sh(out_buf, sizeof out_buf, "%s train --net %s/tiny.net --data %s --out %s --epochs 3", cli(), dir, dir, ref);
+    int rc = test_sh(out_buf, sizeof out_buf, "%s train --net %s/tiny.net --data %s --out %s --epochs 3", test_cli_path(), dir, dir, ref);
     REQUIRE(rc == 0);
     /* one epoch on 2 processes over TCP, the second on 4, the third alone */
-    rc = sh(out_buf, sizeof out_buf, MPIRUN " --mca btl tcp,self -np 2 %s train --net %s/tiny.net --data %s --out %s --epochs 1",
-            cli(), dir, dir, m);
+    rc = test_sh(out_buf, sizeof out_buf, MPIRUN " --mca btl tcp,self -np 2 %s train --net %s/tiny.net --data %s --out %s --epochs 1",
+            test_cli_path(), dir, dir, m);
     CHECK_MSG(rc == 0, "tcp: exit %d:\n%s", rc, out_buf);
-    rc = sh(out_buf, sizeof out_buf, MPIRUN " -np 4 %s train --resume %s --data %s --epochs 2", cli(), m, dir);
+    rc = test_sh(out_buf, sizeof out_buf, MPIRUN " -np 4 %s train --resume %s --data %s --epochs 2", test_cli_path(), m, dir);
     CHECK_MSG(rc == 0 && strstr(out_buf, "resuming"), "resume on 4: exit %d:\n%s", rc, out_buf);
-    rc = sh(out_buf, sizeof out_buf, "%s train --resume %s --data %s --epochs 3", cli(), m, dir);
+    rc = test_sh(out_buf, sizeof out_buf, "%s train --resume %s --data %s --epochs 3", test_cli_path(), m, dir);
     CHECK_MSG(rc == 0, "resume alone: exit %d:\n%s", rc, out_buf);
     CHECK_MSG(same_model(ref, m, why, sizeof why), "%s", why);
     cleanup(dir);
@@ -223,11 +163,11 @@ CCNN_TEST(dist_killed_process_ends_the_job)
     /* rank 1 is killed (SIGKILL) once the first epoch's model is written,
      * in the epochs after it, long before the 500 epochs end; `timeout` in
      * MPIRUN turns a hang into exit 124 */
-    int rc = sh(out_buf, sizeof out_buf,
+    int rc = test_sh(out_buf, sizeof out_buf,
                 MPIRUN " -np 2 sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then "
                 "(i=0; while [ ! -f %s ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i+1)); done; sleep 0.2; kill -9 $$) & fi; "
                 "exec %s train --net %s/tiny.net --data %s --out %s --epochs 500 --threads 1'",
-                m, cli(), dir, dir, m);
+                m, test_cli_path(), dir, dir, m);
     CHECK_MSG(rc != 0 && rc != 124 && rc != -1, "exit %d:\n%s", rc, out_buf);
     CHECK_MSG(same_model(m, m, why, sizeof why), "the last model: %s", why);
     cleanup(dir);
@@ -239,8 +179,8 @@ CCNN_TEST(dist_corrupt_data_stops_all)
     char dir[64];
     setup(dir, sizeof dir, 296, 1);
     REQUIRE(dir[0]);
-    int rc = sh(out_buf, sizeof out_buf, MPIRUN " -np 2 %s train --net %s/tiny.net --data %s --out %s/m.safetensors",
-                cli(), dir, dir, dir);
+    int rc = test_sh(out_buf, sizeof out_buf, MPIRUN " -np 2 %s train --net %s/tiny.net --data %s --out %s/m.safetensors",
+                test_cli_path(), dir, dir, dir);
     CHECK_MSG(rc != 0 && rc != 124, "exit %d:\n%s", rc, out_buf);
     const char *first = strstr(out_buf, "ccnn train:");
     CHECK_MSG(first && strstr(out_buf, "train-images"), "no message naming the file:\n%s", out_buf);
@@ -258,16 +198,16 @@ CCNN_TEST(dist_library_embedded)
 {
     SKIP_UNLESS_MPI();
     char bin[512], first[256] = "";
-    const char *c = cli(), *slash = strrchr(c, '/');
+    const char *c = test_cli_path(), *slash = strrchr(c, '/');
     snprintf(bin, sizeof bin, "%.*smpi_embed", slash ? (int)(slash - c + 1) : 0, c);
     REQUIRE(access(bin, X_OK) == 0);
     const int nps[] = {1, 2, 3, 5};
     for (int i = 0; i < 4; i++) {
-        int rc = sh(out_buf, sizeof out_buf, MPIRUN " -np %d %s", nps[i], bin);
+        int rc = test_sh(out_buf, sizeof out_buf, MPIRUN " -np %d %s", nps[i], bin);
         CHECK_MSG(rc == 0 && !strncmp(out_buf, "model ", 6), "np %d: exit %d:\n%s", nps[i], rc, out_buf);
         if (i == 0) snprintf(first, sizeof first, "%.200s", out_buf);
         else CHECK_MSG(!strncmp(first, out_buf, 200), "np %d: %s, alone: %s", nps[i], out_buf, first);
     }
-    int rc = sh(out_buf, sizeof out_buf, MPIRUN " -np 6 %s", bin);
+    int rc = test_sh(out_buf, sizeof out_buf, MPIRUN " -np 6 %s", bin);
     CHECK_MSG(rc != 0 && rc != 124 && strstr(out_buf, "invalid argument"), "np 6: exit %d:\n%s", rc, out_buf);
 }

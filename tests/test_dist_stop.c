@@ -3,13 +3,9 @@
  * mid-epoch to the uninterrupted run's bits; `ccnn train` does that on the
  * first Ctrl-C (exit 130, a resume hint) and stops at once on the second,
  * leaving the last saved model whole. */
-#define _XOPEN_SOURCE 700 /* realpath */
 #include "test.h"
-#include "test_dist.h"
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static const char net_text[] =
@@ -92,49 +88,27 @@ CCNN_TEST(train_stop_and_resume_mid_epoch)
 
 /* ---- the command ------------------------------------------------------- */
 
-/* The command's absolute path (the test runs it from its own folder). */
-static const char *cli(void)
-{
-    static char abs[PATH_MAX];
-    const char *c = getenv("CCNN_CLI");
-    if (!realpath(c ? c : "build/ccnn", abs)) snprintf(abs, sizeof abs, "%s", c ? c : "build/ccnn");
-    return abs;
-}
-
-static int sh(char *out, size_t len, const char *cmd)
-{
-    char full[16500];
-    snprintf(full, sizeof full, "%s 2>&1 </dev/null", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static const char cli_net[] =
     "input 1x28x28\nconv filters=4 size=3 pad=1 stride=2\nbatchnorm\nrelu\n"
     "dense units=10\nsoftmax\ntrain batch=32 crop=1 seed=2\n";
 
 CCNN_TEST(cli_ctrl_c_saves_and_resumes)
 {
-    char dir[] = "/tmp/ccnn_sigint_XXXXXX", cmd[16384], path[256], err[256];
+    char dir[] = "/tmp/ccnn_sigint_XXXXXX", path[256], err[256];
     static char out[1 << 15];
     REQUIRE(mkdtemp(dir));
-    test_dist_write_idx(dir, "train", 200, 21, 0);
-    test_dist_write_idx(dir, "t10k", 50, 22, 0);
+    test_write_idx(dir, "train", 200, 21, 0);
+    test_write_idx(dir, "t10k", 50, 22, 0);
     snprintf(path, sizeof path, "%s/tiny.net", dir);
     FILE *f = fopen(path, "w");
     REQUIRE(f);
     fputs(cli_net, f);
     fclose(f);
     /* Ctrl-C once the first epoch's model exists, long before epoch 5000 */
-    snprintf(cmd, sizeof cmd,
+    int rc = test_sh(out, sizeof out,
              "cd %s && { %s train --net tiny.net --data . --out m.safetensors --epochs 5000 --threads 1 & "
              "p=$!; i=0; while [ ! -f m.safetensors ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; "
-             "kill -INT $p; wait $p; }", dir, cli());
-    int rc = sh(out, sizeof out, cmd);
+             "kill -INT $p; wait $p; }", dir, test_cli_path());
     CHECK_MSG(rc == 130 && strstr(out, "Resume with: ccnn train --resume"), "exit %d:\n%s", rc, out);
     snprintf(path, sizeof path, "%s/m.safetensors", dir);
     ccnn_net *n = NULL;
@@ -146,10 +120,9 @@ CCNN_TEST(cli_ctrl_c_saves_and_resumes)
     ccnn_trainer_free(t);
     ccnn_net_free(n);
     /* resumed to `total` epochs = trained `total` epochs uninterrupted */
-    snprintf(cmd, sizeof cmd, "cd %s && %s train --resume m.safetensors --data . --epochs %d --threads 1 && "
-             "%s train --net tiny.net --data . --out ref.safetensors --epochs %d --threads 2",
-             dir, cli(), total, cli(), total);
-    rc = sh(out, sizeof out, cmd);
+    rc = test_sh(out, sizeof out, "cd %s && %s train --resume m.safetensors --data . --epochs %d --threads 1 && "
+                 "%s train --net tiny.net --data . --out ref.safetensors --epochs %d --threads 2",
+                 dir, test_cli_path(), total, test_cli_path(), total);
     CHECK_MSG(rc == 0, "exit %d:\n%s", rc, out);
     ccnn_net *a = NULL, *b = NULL;
     char ref[256];
@@ -162,13 +135,11 @@ CCNN_TEST(cli_ctrl_c_saves_and_resumes)
     ccnn_net_free(b);
 
     /* two Ctrl-C at once: out at once, the model saved before is whole */
-    snprintf(cmd, sizeof cmd,
-             "cd %s && { %s train --resume m.safetensors --data . --epochs 5000 --threads 1 & "
-             "p=$!; sleep 1; kill -INT $p; kill -INT $p; wait $p; }", dir, cli());
-    rc = sh(out, sizeof out, cmd);
+    rc = test_sh(out, sizeof out,
+                 "cd %s && { %s train --resume m.safetensors --data . --epochs 5000 --threads 1 & "
+                 "p=$!; sleep 1; kill -INT $p; kill -INT $p; wait $p; }", dir, test_cli_path());
     CHECK_MSG(rc == 130, "exit %d:\n%s", rc, out);
     CHECK(ccnn_model_load(path, &a, NULL, err, sizeof err) == 0);
     ccnn_net_free(a);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    sh(out, sizeof out, cmd);
+    test_sh(out, sizeof out, "rm -rf '%s'", dir);
 }

@@ -11,12 +11,6 @@
 #include <string.h>
 #include <sys/wait.h>
 
-static const char *cli(void)
-{
-    const char *c = getenv("CCNN_CLI");
-    return c ? c : "build/ccnn";
-}
-
 /* Runs `ccnn explain ARGS`; *out (malloc'ed) gets stdout, stderr too if
  * `both`. Returns the exit status. */
 static int explain(char **out, int both, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -27,7 +21,7 @@ static int explain(char **out, int both, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s explain %s %s </dev/null", cli(), args, both ? "2>&1" : "2>/dev/null");
+    snprintf(cmd, sizeof cmd, "%s explain %s %s </dev/null", test_cli_path(), args, both ? "2>&1" : "2>/dev/null");
     FILE *p = popen(cmd, "r");
     *out = NULL;
     if (!p) return -1;

@@ -13,12 +13,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *cli(void)
-{
-    const char *c = getenv("CCNN_CLI");
-    return c ? c : "build/ccnn";
-}
-
 static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -43,7 +37,7 @@ static int count(const char *s, const char *what)
 static int run_explain(const char *dir, const char *args)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s explain %s --html %s/e.html --svg %s/fig >/dev/null 2>&1", cli(), args, dir, dir);
+    snprintf(cmd, sizeof cmd, "%s explain %s --html %s/e.html --svg %s/fig >/dev/null 2>&1", test_cli_path(), args, dir, dir);
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -61,7 +55,7 @@ static const char *dir(void)
 {
     if (!g_dir[0]) {
         strcpy(g_dir, "/tmp/ccnn_explain_XXXXXX");
-        if (!mkdtemp(g_dir)) return NULL;
+        if (!mkdtemp(g_dir)) { g_dir[0] = 0; return NULL; } /* retry next call, never the template */
         atexit(remove_dir);
     }
     return g_dir;

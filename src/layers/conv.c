@@ -28,18 +28,10 @@ static int conv_setup(ccnn_layer *l, char *err, size_t errlen)
     if (!s->dilation_w) s->dilation_w = 1;
     if (!s->groups) s->groups = 1;
     int c = l->in_shape[0].c;
-    if (c % s->groups || s->filters % s->groups)
-        return ccnn_errf(err, errlen, CCNN_ESHAPE,
-                                "groups=%d must divide the %d input channels and the %d filters",
-                                s->groups, c, s->filters);
     ccnn_conv2d_params p = conv_params(l, 1);
-    int P, Q, rc = ccnn_conv2d_output_size(&p, &P, &Q);
-    if (rc == CCNN_EINVAL)
-        return ccnn_errf(err, errlen, CCNN_ESHAPE,
-                                "a %dx%d kernel (dilation %d,%d) does not fit the %dx%d input with padding %d,%d,%d,%d",
-                                s->size_h, s->size_w, s->dilation_h, s->dilation_w, p.h, p.w,
-                                s->pad_top, s->pad_bottom, s->pad_left, s->pad_right);
-    if (rc) return ccnn_errf(err, errlen, rc, "%s", ccnn_strerror(rc));
+    int P, Q, rc = ccnn_conv2d_check(&p, err, errlen); /* its messages are `ccnn explain`'s too */
+    if (rc) return rc;
+    ccnn_conv2d_output_size(&p, &P, &Q);
     l->out_shape = (ccnn_shape){s->filters, P, Q};
     ccnn_layer_add_tensor(l, "weight", 0, 4, s->filters, c / s->groups, s->size_h, s->size_w);
     if (!s->no_bias) ccnn_layer_add_tensor(l, "bias", 0, 1, s->filters, 0, 0, 0);

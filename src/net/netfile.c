@@ -11,6 +11,7 @@
  *
  * Every error is "FILE:LINE: what is wrong". */
 #include "net/net_internal.h"
+#include "net/netfile_opts.h"
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -18,12 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define BIT(t) (1u << (t))
-#define CONV_LIKE (BIT(CCNN_LAYER_CONV) | BIT(CCNN_LAYER_DECONV))
-#define POOLS (BIT(CCNN_LAYER_MAXPOOL) | BIT(CCNN_LAYER_AVGPOOL))
-#define WEIGHTED (CONV_LIKE | BIT(CCNN_LAYER_DENSE))
-#define ANY 0xffffffffu
 
 typedef struct parser {
     const char *file;
@@ -46,140 +41,6 @@ static int fail(parser *ps, int code, const char *fmt, ...)
         }
     }
     return code;
-}
-
-/* ---- values ------------------------------------------------------------- */
-
-static int parse_int(const char *s, long lo, long hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
-static int parse_float(const char *s, float *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v)) return -1;
-    *out = (float)v;
-    return 0;
-}
-
-/* "A" or "AxB" (or "A,B"), non-negative; one value is used for both. */
-static int parse_pair(const char *s, int lo, int *a, int *b)
-{
-    char buf[64];
-    if (strlen(s) >= sizeof buf) return -1;
-    strcpy(buf, s);
-    char *sep = strpbrk(buf, "x,");
-    if (!sep) return parse_int(buf, lo, 1 << 20, a) || parse_int(buf, lo, 1 << 20, b) ? -1 : 0;
-    *sep = 0;
-    return parse_int(buf, lo, 1 << 20, a) || parse_int(sep + 1, lo, 1 << 20, b) ? -1 : 0;
-}
-
-/* A comma list with an empty item ("1,,2", ",1", "1,"): strtok_r would
- * silently skip it. */
-static int empty_item(const char *s)
-{
-    size_t n = strlen(s);
-    return n && (s[0] == ',' || s[n - 1] == ',' || strstr(s, ",,"));
-}
-
-/* "P" (all sides), "PHxPW", or "T,B,L,R". */
-static int parse_pad(const char *s, ccnn_layer_spec *sp)
-{
-    int v[4], n = 0;
-    char buf[64], *tok, *save;
-    if (strlen(s) >= sizeof buf || empty_item(s)) return -1;
-    strcpy(buf, s);
-    if (strchr(buf, 'x')) {
-        if (parse_pair(buf, 0, &v[0], &v[2])) return -1;
-        sp->pad_top = sp->pad_bottom = v[0];
-        sp->pad_left = sp->pad_right = v[2];
-        return 0;
-    }
-    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (n == 4 || parse_int(tok, 0, 1 << 20, &v[n])) return -1;
-        n++;
-    }
-    if (n == 1) v[1] = v[2] = v[3] = v[0];
-    else if (n != 4) return -1;
-    sp->pad_top = v[0]; sp->pad_bottom = v[1]; sp->pad_left = v[2]; sp->pad_right = v[3];
-    return 0;
-}
-
-static int parse_names(const char *s, ccnn_layer_spec *sp)
-{
-    char buf[CCNN_MAX_INPUTS * CCNN_NAME_MAX + 8], *tok, *save;
-    if (strlen(s) >= sizeof buf || empty_item(s)) return -1;
-    strcpy(buf, s);
-    sp->n_inputs = 0;
-    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (sp->n_inputs == CCNN_MAX_INPUTS || strlen(tok) >= CCNN_NAME_MAX) return -1;
-        strcpy(sp->inputs[sp->n_inputs++], tok);
-    }
-    return sp->n_inputs ? 0 : -1;
-}
-
-/* ---- layer options ------------------------------------------------------ */
-
-typedef struct option {
-    const char *key;
-    unsigned types;            /* layers that take it */
-    const char *expect;        /* for messages */
-} option;
-
-static const option layer_options[] = {
-    {"name", ANY, "a name: letters, digits, _ or -, starting with a letter or _"},
-    {"input", ANY, "one to four layer names separated by commas"},
-    {"filters", CONV_LIKE, "a positive integer"},
-    {"units", BIT(CCNN_LAYER_DENSE), "a positive integer"},
-    {"size", CONV_LIKE | POOLS, "N or HxW, positive"},
-    {"stride", CONV_LIKE | POOLS, "N or HxW, positive"},
-    {"pad", CONV_LIKE | POOLS, "P, PHxPW or TOP,BOTTOM,LEFT,RIGHT"},
-    {"dilation", CONV_LIKE, "N or HxW, positive"},
-    {"groups", CONV_LIKE, "a positive integer"},
-    {"output_pad", BIT(CCNN_LAYER_DECONV), "N or HxW"},
-    {"bias", WEIGHTED, "0 or 1"},
-    {"init", WEIGHTED, "he or xavier"},
-    {"slope", BIT(CCNN_LAYER_LEAKY_RELU), "a number"},
-    {"rate", BIT(CCNN_LAYER_DROPOUT), "a number in [0, 1)"},
-    {"eps", BIT(CCNN_LAYER_BATCHNORM), "a positive number"},
-    {"momentum", BIT(CCNN_LAYER_BATCHNORM), "a number in (0, 1]"},
-};
-
-static int set_layer_option(ccnn_layer_spec *sp, const char *key, const char *val)
-{
-    int a;
-    if (!strcmp(key, "name")) {
-        if (!ccnn_net_valid_name(val)) return -1;
-        strcpy(sp->name, val);
-    } else if (!strcmp(key, "input")) return parse_names(val, sp);
-    else if (!strcmp(key, "filters") || !strcmp(key, "units")) return parse_int(val, 1, 1 << 24, &sp->filters);
-    else if (!strcmp(key, "size")) return parse_pair(val, 1, &sp->size_h, &sp->size_w);
-    else if (!strcmp(key, "stride")) return parse_pair(val, 1, &sp->stride_h, &sp->stride_w);
-    else if (!strcmp(key, "pad")) return parse_pad(val, sp);
-    else if (!strcmp(key, "dilation")) return parse_pair(val, 1, &sp->dilation_h, &sp->dilation_w);
-    else if (!strcmp(key, "groups")) return parse_int(val, 1, 1 << 24, &sp->groups);
-    else if (!strcmp(key, "output_pad")) return parse_pair(val, 0, &sp->output_pad_h, &sp->output_pad_w);
-    else if (!strcmp(key, "bias")) {
-        if (parse_int(val, 0, 1, &a)) return -1;
-        sp->no_bias = !a;
-    } else if (!strcmp(key, "init")) {
-        if (!strcmp(val, "he")) sp->init = CCNN_INIT_HE;
-        else if (!strcmp(val, "xavier")) sp->init = CCNN_INIT_XAVIER;
-        else return -1;
-    } else if (!strcmp(key, "slope")) return parse_float(val, &sp->slope);
-    else if (!strcmp(key, "rate")) return parse_float(val, &sp->rate) || sp->rate < 0 || sp->rate >= 1 ? -1 : 0;
-    else if (!strcmp(key, "eps")) return parse_float(val, &sp->eps) || sp->eps <= 0 ? -1 : 0;
-    else if (!strcmp(key, "momentum"))
-        return parse_float(val, &sp->momentum) || sp->momentum <= 0 || sp->momentum > 1 ? -1 : 0;
-    return 0;
 }
 
 /* ---- the train line ------------------------------------------------------ */
@@ -222,10 +83,10 @@ static int set_train_option(ccnn_train_config *c, const char *key, const char *v
     for (size_t k = 0; k < sizeof num / sizeof num[0]; k++) {
         if (strcmp(key, num[k].key)) continue;
         if (num[k].ip) {
-            if (parse_int(val, (long)num[k].lo, (long)num[k].hi, &i)) return -1;
+            if (netfile_parse_int(val, (long)num[k].lo, (long)num[k].hi, &i)) return -1;
             *num[k].ip = i;
         } else {
-            if (parse_float(val, &f) || f < num[k].lo || f > num[k].hi) return -1;
+            if (netfile_parse_float(val, &f) || f < num[k].lo || f > num[k].hi) return -1;
             *num[k].fp = f;
         }
         return 0;
@@ -242,11 +103,11 @@ static const char train_keys[] =
 static int parse_floats(const char *s, float *out, int n_max, int *n)
 {
     char buf[512], *tok, *save;
-    if (strlen(s) >= sizeof buf || empty_item(s)) return -1;
+    if (strlen(s) >= sizeof buf || netfile_empty_item(s)) return -1;
     strcpy(buf, s);
     *n = 0;
     for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (*n == n_max || parse_float(tok, &out[*n])) return -1;
+        if (*n == n_max || netfile_parse_float(tok, &out[*n])) return -1;
         (*n)++;
     }
     return *n ? 0 : -1;
@@ -264,8 +125,9 @@ static int parse_input_line(parser *ps, char **tok, int ntok, ccnn_input_spec *i
     }
     if (!bad) {
         *x1 = *x2 = 0;
-        bad = parse_int(dims, 1, CCNN_MAX_CHANNELS, &in->c) || parse_int(x1 + 1, 1, 1 << 26, &in->h) ||
-              parse_int(x2 + 1, 1, 1 << 26, &in->w) || (long)in->h * in->w > (1L << 26);
+        bad = netfile_parse_int(dims, 1, CCNN_MAX_CHANNELS, &in->c) ||
+              netfile_parse_int(x1 + 1, 1, 1 << 26, &in->h) || netfile_parse_int(x2 + 1, 1, 1 << 26, &in->w) ||
+              (long)in->h * in->w > (1L << 26);
     }
     if (bad)
         return fail(ps, CCNN_EINVAL, "input: expected 'input CxHxW' with C from 1 to %d, got '%s'",
@@ -321,36 +183,35 @@ static int parse_layer_line(parser *ps, ccnn_net *net, char **tok, int ntok)
     ccnn_layer_spec sp;
     memset(&sp, 0, sizeof sp);
     sp.type = (ccnn_layer_type)type;
-    if (type == CCNN_LAYER_DROPOUT) sp.rate = 0.5f;
-    int seen_size = 0, seen_filters = 0;
+    const unsigned bit = NETFILE_BIT(type);
+    uint64_t seen = 0; /* bit k: row k was given */
+    netfile_opts_start(&sp);
     for (int i = 1; i < ntok; i++) {
         char *eq = strchr(tok[i], '=');
         if (!eq) return fail(ps, CCNN_EINVAL, "%s: expected key=value, got '%s'", tok[0], tok[i]);
         *eq = 0;
         const char *key = tok[i], *val = eq + 1;
-        const option *opt = NULL;
-        for (size_t k = 0; k < sizeof layer_options / sizeof layer_options[0]; k++)
-            if (!strcmp(layer_options[k].key, key)) opt = &layer_options[k];
-        if (!opt || !(opt->types & BIT(type))) {
+        const netfile_opt *opt = netfile_layer_opt(key);
+        if (!opt || !(opt->types & bit)) {
             char known[256] = "";
-            for (size_t k = 0; k < sizeof layer_options / sizeof layer_options[0]; k++)
-                if (layer_options[k].types & BIT(type)) {
-                    if (known[0]) strcat(known, ", ");
-                    strcat(known, layer_options[k].key);
+            for (size_t k = 0; k < netfile_n_layer_opts; k++)
+                if (netfile_layer_opts[k].types & bit) {
+                    size_t n = strlen(known);
+                    snprintf(known + n, sizeof known - n, "%s%s", n ? ", " : "", netfile_layer_opts[k].key);
                 }
             return fail(ps, CCNN_EINVAL, "%s: unknown option '%s' (known: %s)", tok[0], key, known);
         }
-        if (set_layer_option(&sp, key, val))
+        if (netfile_opt_set(opt, &sp, val))
             return fail(ps, CCNN_EINVAL, "%s: bad value '%s' for %s: expected %s", tok[0], val, key, opt->expect);
-        seen_size |= !strcmp(key, "size");
-        seen_filters |= !strcmp(key, "filters") || !strcmp(key, "units");
+        seen |= 1ull << (opt - netfile_layer_opts);
     }
-    if ((BIT(type) & (CONV_LIKE | POOLS)) && !seen_size)
-        return fail(ps, CCNN_EINVAL, "%s: size= is required", tok[0]);
-    if ((BIT(type) & CONV_LIKE) && !seen_filters)
-        return fail(ps, CCNN_EINVAL, "%s: filters= is required", tok[0]);
-    if (type == CCNN_LAYER_DENSE && !seen_filters)
-        return fail(ps, CCNN_EINVAL, "dense: units= is required");
+    const netfile_opt *missing = NULL; /* the first to report: lowest `required` */
+    for (size_t k = 0; k < netfile_n_layer_opts; k++) {
+        const netfile_opt *o = &netfile_layer_opts[k];
+        if (o->required && (o->types & bit) && !(seen >> k & 1) && (!missing || o->required < missing->required))
+            missing = o;
+    }
+    if (missing) return fail(ps, CCNN_EINVAL, "%s: %s= is required", tok[0], missing->key);
     char msg[256] = "";
     int rc = ccnn_net_add(net, &sp, msg, sizeof msg);
     if (rc) return fail(ps, rc, "%s", msg[0] ? msg : ccnn_strerror(rc));

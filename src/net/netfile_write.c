@@ -1,7 +1,9 @@
 /* netfile_write.c - a net as network-file text. Every option is written
  * with its resolved value, so the text says exactly what the net is, and
- * floats use 9 significant digits so they read back bit for bit. */
+ * floats use 9 significant digits so they read back bit for bit. The layer
+ * options are the table's (netfile_opts.h). */
 #include "net/net_internal.h"
+#include "net/netfile_opts.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,39 +36,23 @@ static void put_floats(buf *b, const char *key, const float *v, int n)
     for (int i = 0; i < n; i++) put(b, "%s%.9g", i ? "," : "", v[i]);
 }
 
+/* The options of the table (netfile_opts.c) that the layer's type takes, in
+ * table order; a name is left out when it is the automatic one, and an
+ * input list when the layer reads the previous layer. */
 static void put_layer(buf *b, const ccnn_layer *l)
 {
     const ccnn_layer_spec *s = &l->spec;
-    char autoname[CCNN_NAME_MAX];
+    char autoname[CCNN_NAME_MAX], val[CCNN_MAX_INPUTS * CCNN_NAME_MAX + 64];
     snprintf(autoname, sizeof autoname, "%s%d", l->ops->type_name, l->index + 1);
     put(b, "%s", l->ops->type_name);
-    if (strcmp(autoname, s->name)) put(b, " name=%s", s->name);
-    if (s->n_inputs) {
-        put(b, " input=");
-        for (int i = 0; i < s->n_inputs; i++) put(b, "%s%s", i ? "," : "", s->inputs[i]);
-    }
-    switch (s->type) {
-    case CCNN_LAYER_CONV:
-    case CCNN_LAYER_DECONV:
-        put(b, " filters=%d size=%dx%d stride=%dx%d pad=%d,%d,%d,%d dilation=%dx%d groups=%d",
-            s->filters, s->size_h, s->size_w, s->stride_h, s->stride_w, s->pad_top, s->pad_bottom,
-            s->pad_left, s->pad_right, s->dilation_h, s->dilation_w, s->groups);
-        if (s->type == CCNN_LAYER_DECONV) put(b, " output_pad=%dx%d", s->output_pad_h, s->output_pad_w);
-        put(b, " bias=%d init=%s", !s->no_bias, s->init == CCNN_INIT_XAVIER ? "xavier" : "he");
-        break;
-    case CCNN_LAYER_DENSE:
-        put(b, " units=%d bias=%d init=%s", s->filters, !s->no_bias,
-            s->init == CCNN_INIT_XAVIER ? "xavier" : "he");
-        break;
-    case CCNN_LAYER_MAXPOOL:
-    case CCNN_LAYER_AVGPOOL:
-        put(b, " size=%dx%d stride=%dx%d pad=%d,%d,%d,%d", s->size_h, s->size_w, s->stride_h,
-            s->stride_w, s->pad_top, s->pad_bottom, s->pad_left, s->pad_right);
-        break;
-    case CCNN_LAYER_LEAKY_RELU: put(b, " slope=%.9g", s->slope); break;
-    case CCNN_LAYER_DROPOUT: put(b, " rate=%.9g", s->rate); break;
-    case CCNN_LAYER_BATCHNORM: put(b, " eps=%.9g momentum=%.9g", s->eps, s->momentum); break;
-    default: break;
+    for (size_t k = 0; k < netfile_n_layer_opts; k++) {
+        const netfile_opt *o = &netfile_layer_opts[k];
+        if (!(o->types & NETFILE_BIT(s->type))) continue;
+        if (o->kind == NETFILE_NAME && !strcmp(autoname, s->name)) continue;
+        if (o->kind == NETFILE_INPUTS && !s->n_inputs) continue;
+        int n = netfile_opt_format(o, s, val, sizeof val);
+        if (n < 0 || (size_t)n >= sizeof val) { b->oom = 1; return; } /* cannot happen: val holds any value */
+        put(b, " %s=%s", o->key, val);
     }
     put(b, "\n");
 }
