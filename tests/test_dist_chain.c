@@ -7,7 +7,6 @@
  * CCNN_DIST_CHAIN forces one way (an unknown value fails the run, which shows the setting reaches the
  * processes). Skipped without MPI or mpirun. */
 #include "test.h"
-#include "test_dist.h"
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,8 +79,8 @@ CCNN_TEST(dist_chain_ways_same_bits)
     const char *cli = getenv("CCNN_CLI") ? getenv("CCNN_CLI") : "build/ccnn";
     char dir[64] = "/tmp/ccnn_chain_XXXXXX", path[128], m[160];
     REQUIRE(mkdtemp(dir));
-    test_dist_write_idx(dir, "train", 296, 21, 0); /* 4 steps of 64, one of 40 (5 chunks) */
-    test_dist_write_idx(dir, "t10k", 50, 22, 0);
+    test_write_idx(dir, "train", 296, 21, 0); /* 4 steps of 64, one of 40 (5 chunks) */
+    test_write_idx(dir, "t10k", 50, 22, 0);
     snprintf(path, sizeof path, "%s/chain.net", dir);
     FILE *f = fopen(path, "w");
     REQUIRE(f);
