@@ -50,6 +50,17 @@ int ccnn_dist_allgather(ccnn_dist *d, const float *local, size_t per_image, floa
  * returns; the buffers must stay untouched until ccnn_dist_wait. */
 int ccnn_dist_reduce_chunks(ccnn_dist *d, float *chunks, size_t stride, int n_local, float *out,
                             size_t len, int tag);
+/* Called by a process other than the first before a layer's chunked
+ * backward: either it waits here for the sum of the chunks before its own
+ * and *sum is where the layer then adds its chunks straight on (chunks or
+ * out; reduce_chunks is then called with n_local = 1 and sends it on), or
+ * *sum is NULL and the chunks are kept apart as above. Both give the same
+ * bits. Waiting idles it while the process before finishes the layer;
+ * keeping apart costs a zeroed buffer per chunk and a pass adding them -
+ * for a large layer (the default net's 3136 x 128 dense) that is the
+ * dearer. By default layers of over 2^18 floats wait (dist.c); the choice
+ * is local: the messages are the same either way. */
+int ccnn_dist_begin_chunks(ccnn_dist *d, float *chunks, float *out, size_t len, int tag, float **sum);
 /* Completes every reduce_chunks started since the last wait. */
 int ccnn_dist_wait(ccnn_dist *d);
 

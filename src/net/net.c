@@ -491,13 +491,18 @@ static int backward_chunked(ccnn_net *net, ccnn_layer *l, const ccnn_run *run)
      * traffic. The others hold theirs apart until the sum before them
      * arrives. */
     const int direct = !run->dist || ccnn_dist_rank(run->dist) == 0;
-    float *acc = net->chunk_grads + l->param_offset;
+    float *acc = net->chunk_grads + l->param_offset, *sum = NULL;
     if (run->dist && direct) memset(acc, 0, l->n_params * sizeof(float));
-    int rc = CCNN_OK;
+    /* ...or they receive that sum first and add theirs straight on: the
+     * communication side times both ways and picks (dist.h) */
+    int rc = run->dist && !direct ? ccnn_dist_begin_chunks(run->dist, acc, grads0, l->n_params, l->index, &sum)
+                                  : CCNN_OK;
     for (int k = 0; k < n_chunks && !rc; k++) {
         const int a = k * CCNN_CHUNK, count = batch - a < CCNN_CHUNK ? batch - a : CCNN_CHUNK;
         if (direct) {
             l->grads = run->dist ? acc : grads0; /* grads0 was zeroed by the engine */
+        } else if (sum) {
+            l->grads = sum;
         } else {
             l->grads = acc + (size_t)k * net->n_params;
             memset(l->grads, 0, l->n_params * sizeof(float));
@@ -519,7 +524,7 @@ static int backward_chunked(ccnn_net *net, ccnn_layer *l, const ccnn_run *run)
     l->dout = dout0;
     l->grads = grads0;
     if (rc || !run->dist) return rc;
-    return ccnn_dist_reduce_chunks(run->dist, acc, net->n_params, direct ? 1 : n_chunks, grads0,
+    return ccnn_dist_reduce_chunks(run->dist, acc, net->n_params, direct || sum ? 1 : n_chunks, grads0,
                                    l->n_params, l->index);
 }
 
