@@ -7,29 +7,10 @@
  * CCNN_DIST_CHAIN forces one way (an unknown value fails the run, which shows the setting reaches the
  * processes). Skipped without MPI or mpirun. */
 #include "test.h"
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #define MPIRUN "ASAN_OPTIONS=detect_leaks=0 timeout 120 mpirun --allow-run-as-root --oversubscribe"
-
-static int run(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int run(char *out, size_t len, const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    strncat(cmd, " 2>&1 </dev/null", sizeof cmd - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* Every tensor of the net and of the trainer (optimizer state) equal. */
 static int same_tensors(const char *a, const char *b)
@@ -72,11 +53,11 @@ CCNN_TEST(dist_chain_ways_same_bits)
 #ifndef CCNN_MPI
     printf("     skipped: this build has no MPI (make MPI=1 with libopenmpi-dev)\n");
 #else
-    if (run(out_buf, sizeof out_buf, "command -v mpirun") != 0) {
+    if (test_sh(out_buf, sizeof out_buf, "command -v mpirun") != 0) {
         printf("     skipped: mpirun is missing (./scripts/install-deps.sh --mpi)\n");
         return;
     }
-    const char *cli = getenv("CCNN_CLI") ? getenv("CCNN_CLI") : "build/ccnn";
+    const char *cli = test_cli_path();
     char dir[64] = "/tmp/ccnn_chain_XXXXXX", path[128], m[160];
     REQUIRE(mkdtemp(dir));
     test_write_idx(dir, "train", 296, 21, 0); /* 4 steps of 64, one of 40 (5 chunks) */
@@ -86,7 +67,7 @@ CCNN_TEST(dist_chain_ways_same_bits)
     REQUIRE(f);
     fputs(net_text, f);
     fclose(f);
-    int rc = run(out_buf, sizeof out_buf, "%s train --net %s --data %s --out %s/ref.st --threads 1", cli, path, dir, dir);
+    int rc = test_sh(out_buf, sizeof out_buf, "%s train --net %s --data %s --out %s/ref.st --threads 1", cli, path, dir, dir);
     REQUIRE(rc == 0);
     snprintf(m, sizeof m, "%s/ref.st", dir);
     const char *ways[] = {"apart", "first", "timed", ""};
@@ -94,15 +75,15 @@ CCNN_TEST(dist_chain_ways_same_bits)
         for (int w = 0; w < 4; w++) {
             char mw[160];
             snprintf(mw, sizeof mw, "%s/np%d_%d.st", dir, np, w);
-            rc = run(out_buf, sizeof out_buf, "CCNN_DIST_CHAIN=%s " MPIRUN " -x CCNN_DIST_CHAIN -np %d %s train "
+            rc = test_sh(out_buf, sizeof out_buf, "CCNN_DIST_CHAIN=%s " MPIRUN " -x CCNN_DIST_CHAIN -np %d %s train "
                      "--net %s --data %s --out %s --threads 1", ways[w], np, cli, path, dir, mw);
             CHECK_MSG(rc == 0, "np %d way '%s': exit %d:\n%s", np, ways[w], rc, out_buf);
             CHECK_MSG(rc || same_tensors(m, mw), "np %d way '%s': not the single-process bits", np, ways[w]);
         }
-    rc = run(out_buf, sizeof out_buf, "CCNN_DIST_CHAIN=sideways " MPIRUN " -x CCNN_DIST_CHAIN -np 2 %s train "
+    rc = test_sh(out_buf, sizeof out_buf, "CCNN_DIST_CHAIN=sideways " MPIRUN " -x CCNN_DIST_CHAIN -np 2 %s train "
              "--net %s --data %s --out %s/bad.st --threads 1", cli, path, dir, dir);
     CHECK_MSG(rc != 0 && strstr(out_buf, "cannot train data-parallel"), "an unknown CCNN_DIST_CHAIN was not refused:\n%s", out_buf);
     snprintf(m, sizeof m, "rm -rf '%s'", dir);
-    run(out_buf, sizeof out_buf, "%s", m);
+    test_sh(out_buf, sizeof out_buf, "%s", m);
 #endif
 }
