@@ -4,25 +4,28 @@
 #include "kernels/wino.h"
 #include "core/arch.h"
 
+void ccnn_wino_input_tile(const float *x, int64_t ldr, int64_t rstep, int nt, int t, float *v, int64_t ldv)
+{
+    float h[4][4]; /* d B: patch row i, column b */
+    for (int i = 0; i < 4; i++) {
+        const float *r = x + t / nt * rstep + i * ldr + 2 * (t % nt);
+        h[i][0] = r[0] - r[2];
+        h[i][1] = r[1] + r[2];
+        h[i][2] = r[2] - r[1];
+        h[i][3] = r[1] - r[3];
+    }
+    for (int b = 0; b < 4; b++) { /* then B^T (d B) */
+        v[(0 + b) * ldv + t] = h[0][b] - h[2][b];
+        v[(4 + b) * ldv + t] = h[1][b] + h[2][b];
+        v[(8 + b) * ldv + t] = h[2][b] - h[1][b];
+        v[(12 + b) * ldv + t] = h[1][b] - h[3][b];
+    }
+}
+
 static void input_c(const float *x, int64_t ldr, int64_t rstep, int nt, int nrows, float *v,
                     int64_t ldv)
 {
-    for (int t = 0; t < nt * nrows; t++) {
-        float h[4][4]; /* d B: patch row i, column b */
-        for (int i = 0; i < 4; i++) {
-            const float *r = x + t / nt * rstep + i * ldr + 2 * (t % nt);
-            h[i][0] = r[0] - r[2];
-            h[i][1] = r[1] + r[2];
-            h[i][2] = r[2] - r[1];
-            h[i][3] = r[1] - r[3];
-        }
-        for (int b = 0; b < 4; b++) { /* then B^T (d B) */
-            v[(0 + b) * ldv + t] = h[0][b] - h[2][b];
-            v[(4 + b) * ldv + t] = h[1][b] + h[2][b];
-            v[(8 + b) * ldv + t] = h[2][b] - h[1][b];
-            v[(12 + b) * ldv + t] = h[1][b] - h[3][b];
-        }
-    }
+    for (int t = 0; t < nt * nrows; t++) ccnn_wino_input_tile(x, ldr, rstep, nt, t, v, ldv);
 }
 
 static void output_c(const float *m, int64_t ldm, int nt, int nrows, float bias,

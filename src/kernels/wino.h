@@ -33,6 +33,10 @@ typedef struct ccnn_wino_kernel {
 
 /* The transforms for an ISA level; never NULL (falls back to portable C). */
 const ccnn_wino_kernel *ccnn_wino_kernel_for(ccnn_isa isa);
+/* The portable input transform of one tile t (row t / nt, column t % nt):
+ * the loop of the portable kernel, and the tails of vector kernels that
+ * have no masked loads (NEON). */
+void ccnn_wino_input_tile(const float *x, int64_t ldr, int64_t rstep, int nt, int t, float *v, int64_t ldv);
 
 #if CCNN_X86
 extern const ccnn_wino_kernel ccnn_wino_avx512;

@@ -11,25 +11,6 @@
 #if CCNN_ARM64
 #include <arm_neon.h>
 
-static void input_tile(const float *x, int64_t ldr, int64_t rstep, int nt, int t, float *v,
-                       int64_t ldv)
-{
-    float h[4][4];
-    for (int i = 0; i < 4; i++) {
-        const float *r = x + t / nt * rstep + i * ldr + 2 * (t % nt);
-        h[i][0] = r[0] - r[2];
-        h[i][1] = r[1] + r[2];
-        h[i][2] = r[2] - r[1];
-        h[i][3] = r[1] - r[3];
-    }
-    for (int b = 0; b < 4; b++) {
-        v[(0 + b) * ldv + t] = h[0][b] - h[2][b];
-        v[(4 + b) * ldv + t] = h[1][b] + h[2][b];
-        v[(8 + b) * ldv + t] = h[2][b] - h[1][b];
-        v[(12 + b) * ldv + t] = h[1][b] - h[3][b];
-    }
-}
-
 static void input(const float *x, int64_t ldr, int64_t rstep, int nt, int nrows, float *v,
                   int64_t ldv)
 {
@@ -55,7 +36,7 @@ static void input(const float *x, int64_t ldr, int64_t rstep, int nt, int nrows,
                 vst1q_f32(v + (12 + b) * ldv + t, vsubq_f32(h[1][b], h[3][b]));
             }
         }
-        for (; l < nt; l++) input_tile(x, ldr, rstep, nt, row * nt + l, v, ldv);
+        for (; l < nt; l++) ccnn_wino_input_tile(x, ldr, rstep, nt, row * nt + l, v, ldv);
     }
 }
 
