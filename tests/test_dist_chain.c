@@ -12,6 +12,7 @@
 
 #define MPIRUN "ASAN_OPTIONS=detect_leaks=0 timeout 120 mpirun --allow-run-as-root --oversubscribe"
 
+#ifdef CCNN_MPI /* the helpers of the test below, which needs MPI */
 /* Every tensor of the net and of the trainer (optimizer state) equal. */
 static int same_tensors(const char *a, const char *b)
 {
@@ -47,6 +48,7 @@ static const char net_text[] =
     "train optimizer=adam lr=0.002 batch=64 epochs=1 seed=3\n";
 
 static char out_buf[1 << 16];
+#endif
 
 CCNN_TEST(dist_chain_ways_same_bits)
 {
